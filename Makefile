@@ -1,0 +1,29 @@
+# PGXS build of the extension.  The C++ core (src/core) is compiled into the
+# module together with the PostgreSQL glue (src/pg); CMakeLists.txt builds
+# the same core for the unit tests.
+EXTENSION = qxt_portability
+MODULE_big = qxt_portability
+DATA = sql/qxt_portability--1.0.sql
+
+CORE_SRCS = $(wildcard src/core/*.cpp)
+PG_SRCS = $(wildcard src/pg/*.cpp)
+OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
+
+REGRESS = $(patsubst sql/%.sql,%,$(filter-out sql/qxt_portability--%.sql,$(sort $(wildcard sql/*.sql))))
+REGRESS_OPTS = --load-extension=plpgsql
+
+PG_CPPFLAGS = -Isrc/core -Isrc/pg
+PG_CXXFLAGS = -std=c++17 -fPIC -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register
+
+SHLIB_LINK = -lcurl -lstdc++
+
+# The LLVM bitcode rule for .cpp files ignores PG_CXXFLAGS; JIT inlining of
+# this module brings nothing, so do not build bitcode for it.
+override with_llvm = no
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# Rebuild when a header changes.
+$(OBJS): $(wildcard src/core/*.hpp) $(wildcard src/pg/*.hpp)

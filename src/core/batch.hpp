@@ -1,0 +1,93 @@
+// A batch lookup's bookkeeping, kept compact so a million-number call stays
+// in bounded memory: the distinct valid numbers in first-seen order (each is
+// sent once), their chunking into requests, and one small fixed-size answer
+// per distinct number with the strings interned.
+#pragma once
+
+#include "core_only.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "response.hpp"
+
+namespace qxt {
+
+// Answer of one distinct number.
+struct CompactResult {
+  std::int32_t code = kNotAsked;  // vendor code; kNotAsked while unanswered
+  std::int16_t res = -1;
+  std::uint16_t init_isp = 0;    // StringTable ids; 0 = absent
+  std::uint16_t now_isp = 0;
+  std::uint32_t area = 0;
+  static constexpr std::int32_t kNotAsked = INT32_MIN;
+};
+
+// Interned strings; id 0 is the empty string (absent).
+class StringTable {
+ public:
+  StringTable();
+  std::uint32_t intern(std::string_view s);
+  std::string_view get(std::uint32_t id) const { return strings_[id]; }
+  std::size_t size() const { return strings_.size(); }
+
+ private:
+  std::vector<std::string> strings_;
+  std::unordered_map<std::string, std::uint32_t> ids_;
+};
+
+// Open-addressing set of distinct numbers (keys are never 0).
+class DistinctNumbers {
+ public:
+  // Index of `key`, inserting it when new.
+  std::uint32_t add(std::uint64_t key);
+  // Index of `key`, or UINT32_MAX when absent.
+  std::uint32_t find(std::uint64_t key) const;
+  std::size_t size() const { return keys_.size(); }
+  const std::uint64_t* keys() const { return keys_.data(); }
+  void reserve(std::size_t n);
+
+ private:
+  void grow();
+  std::vector<std::uint64_t> keys_;    // first-seen order
+  std::vector<std::uint32_t> table_;   // slot -> index+1 (0 = empty)
+  std::size_t mask_ = 0;
+};
+
+class BatchJob {
+ public:
+  // `keys[i]` is mobile_to_key() of input i, or 0 when input i is NULL or
+  // not a valid number (never sent).
+  BatchJob(const std::uint64_t* keys, std::size_t n, std::size_t batch_size);
+
+  std::size_t distinct() const { return numbers_.size(); }
+  std::size_t chunks() const { return (distinct() + batch_size_ - 1) / batch_size_; }
+  const std::uint64_t* chunk_keys(std::size_t chunk) const {
+    return numbers_.keys() + chunk * batch_size_;
+  }
+  std::size_t chunk_size(std::size_t chunk) const;
+
+  // Records the answers to chunk `chunk`.  Throws QxtError(BatchMismatch)
+  // when the answer does not match the request (count, an unrequested or
+  // repeated Mobile), before recording anything of it.
+  void record(std::size_t chunk, const std::vector<CarrierRecord>& items);
+
+  // The answer for a key given to the constructor (nullptr for key 0).
+  const CompactResult* result_for(std::uint64_t key) const;
+  std::string_view text(std::uint32_t id) const { return strings_.get(id); }
+
+  std::size_t answered() const { return answered_; }
+
+ private:
+  std::size_t batch_size_;
+  DistinctNumbers numbers_;
+  std::vector<CompactResult> results_;
+  StringTable strings_;
+  std::size_t answered_ = 0;
+};
+
+}  // namespace qxt

@@ -1,0 +1,81 @@
+// Every way a lookup can fail, as a plain value: the SQLSTATE (five
+// characters), a message a person understands, a DETAIL carrying the
+// vendor's code and reason, and a HINT saying what to do.  The PostgreSQL
+// glue turns an Error into ereport(); the core only builds them.  No text
+// built here ever contains the apikey: the key is never passed in.
+#pragma once
+
+#include "core_only.hpp"
+
+#include <exception>
+#include <string>
+#include <string_view>
+
+namespace qxt {
+
+enum class ErrorKind {
+  InvalidNumber,      // 22023  rejected locally, or vendor 1/-2/-3 on a lookup
+  NoApiKey,           // 28000  qxt.apikey not set (nothing sent)
+  KeyRejected,        // 28000  vendor -1 (and 2020-edition -9 "IP not authorised")
+  NotFound,           // QX004  vendor -4 on a single lookup
+  BalanceExhausted,   // QX005  vendor -5
+  AccountDisabled,    // QX006  vendor -6
+  VendorSystemError,  // QX008  vendor -8 still failing after retries
+  VendorRejected,     // QX001  any other vendor code (1, -7, -9, -10, unknown)
+  ConnectFailed,      // 08001  refused, DNS failure, connect timeout
+  TlsFailure,         // 08001  certificate / handshake failure (separate hint)
+  ConnectionLost,     // 08006  closed mid-exchange, empty reply, truncated body
+  Timeout,            // QX101  no complete answer within qxt.timeout_ms
+  HttpStatus,         // QX102  an HTTP status other than 200
+  BadResponse,        // QX103  not JSON, or not the documented shape
+  ResponseTooLarge,   // QX104  body over the response size cap
+  BatchMismatch,      // QX105  batch answer does not match the request
+  Cancelled,          // 57014  (the glue raises PostgreSQL's own instead)
+  Internal,           // XX000  a bug of ours
+};
+
+// The endpoint a failure came from (it changes what a vendor code means).
+enum class Endpoint { Carrier, CarrierBatch, Balance };
+
+struct Error {
+  ErrorKind kind = ErrorKind::Internal;
+  std::string sqlstate;  // five characters, e.g. "22023"
+  std::string message;
+  std::string detail;    // may be empty
+  std::string hint;      // may be empty
+};
+
+// The exception the core throws; the boundary converts it to an Error.
+class QxtError : public std::exception {
+ public:
+  explicit QxtError(Error e) : err_(std::move(e)) {}
+  const Error& error() const noexcept { return err_; }
+  const char* what() const noexcept override { return err_.message.c_str(); }
+
+ private:
+  Error err_;
+};
+
+const char* sqlstate_of(ErrorKind kind);
+
+// Builds the error for a vendor code != 0.  `mobile` (may be empty) is the
+// number concerned, for single lookups.
+Error vendor_error(Endpoint ep, int code, std::string_view reason,
+                   std::string_view mobile = {});
+
+// Errors raised by the client itself (transport, parsing, local checks).
+// `detail` is plain text without the key.
+Error make_error(ErrorKind kind, std::string message, std::string detail = {},
+                 std::string hint = {});
+
+// True for vendor codes that concern the whole account: a batch stops at
+// once and sends nothing more after one of them.
+bool is_account_level(int vendor_code);
+
+// True for vendor codes that are worth retrying (-8).
+bool is_retryable_vendor_code(int vendor_code);
+
+// The endpoint's path, for messages ("/carrier").
+const char* endpoint_path(Endpoint ep);
+
+}  // namespace qxt

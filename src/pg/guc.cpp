@@ -1,0 +1,129 @@
+// Settings (GUCs) under the reserved prefix "qxt.".
+#include "qxt_pg.hpp"
+
+namespace {
+
+char* g_apikey = nullptr;
+char* g_base_url = nullptr;
+char* g_ca_file = nullptr;
+char* g_proxy = nullptr;
+int g_timeout_ms = 10000;
+int g_connect_timeout_ms = 3000;
+int g_max_retries = 2;
+int g_batch_size = 1000;
+int g_batch_concurrency = 4;
+bool g_tls_verify = true;
+
+// Role and database settings are readable by every user (pg_roles.rolconfig,
+// pg_db_role_setting), so the key may never come from one: refuse it when
+// ALTER ROLE / ALTER DATABASE (or a function's SET clause) validates it
+// (PGC_S_TEST), and refuse to apply a value stored there anyway by a session
+// where the library was not loaded.
+bool check_apikey(char** newval, void** extra, GucSource source) {
+  if (*newval == nullptr || (*newval)[0] == '\0') return true;
+  switch (source) {
+    case PGC_S_TEST:
+    case PGC_S_DATABASE:
+    case PGC_S_USER:
+    case PGC_S_DATABASE_USER:
+      GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
+      GUC_check_errmsg("qxt.apikey cannot be stored as a role, database or function setting");
+      GUC_check_errdetail(
+          "Such settings are visible to every user in pg_roles.rolconfig, "
+          "pg_db_role_setting or pg_proc.proconfig.");
+      GUC_check_errhint(
+          "Use ALTER SYSTEM SET qxt.apikey = '...' followed by SELECT pg_reload_conf(), "
+          "or set it in postgresql.conf.");
+      return false;
+    default:
+      return true;
+  }
+}
+
+bool check_base_url(char** newval, void** extra, GucSource source) {
+  const char* v = *newval;
+  if (v == nullptr) return true;
+  if (std::strncmp(v, "http://", 7) != 0 && std::strncmp(v, "https://", 8) != 0) {
+    GUC_check_errdetail("qxt.base_url must start with http:// or https://.");
+    return false;
+  }
+  for (const char* p = v; *p; ++p) {
+    if (static_cast<unsigned char>(*p) <= ' ' || *p == '?' || *p == '#') {
+      GUC_check_errdetail("qxt.base_url must be a plain URL without spaces, query or fragment.");
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+void qxt_guc_init(void) {
+  DefineCustomStringVariable(
+      "qxt.apikey", "API key of the QXT vendor account.",
+      "Set it with ALTER SYSTEM or in postgresql.conf; never in a role or database setting.",
+      &g_apikey, "", PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,
+      check_apikey, nullptr, nullptr);
+  DefineCustomStringVariable(
+      "qxt.base_url", "Base URL of the QXT API; /carrier, /carrier_batch and /balance are appended.",
+      nullptr, &g_base_url, "https://isp.qxt800.com", PGC_SUSET, 0, check_base_url, nullptr,
+      nullptr);
+  DefineCustomStringVariable("qxt.ca_file",
+                             "File of CA certificates used to verify the vendor (empty: the system store).",
+                             nullptr, &g_ca_file, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomStringVariable("qxt.proxy",
+                             "HTTP(S) proxy for vendor requests (empty: connect directly).",
+                             nullptr, &g_proxy, "", PGC_SUSET, GUC_SUPERUSER_ONLY, nullptr,
+                             nullptr, nullptr);
+  DefineCustomBoolVariable("qxt.tls_verify",
+                           "Verify the vendor's TLS certificate and host name.", nullptr,
+                           &g_tls_verify, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("qxt.timeout_ms", "Time limit of one request to the vendor.", nullptr,
+                          &g_timeout_ms, 10000, 100, 600000, PGC_USERSET, GUC_UNIT_MS, nullptr,
+                          nullptr, nullptr);
+  DefineCustomIntVariable("qxt.connect_timeout_ms", "Time limit to connect to the vendor.",
+                          nullptr, &g_connect_timeout_ms, 3000, 10, 60000, PGC_USERSET,
+                          GUC_UNIT_MS, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("qxt.max_retries",
+                          "Further attempts after a transient failure (network, HTTP 5xx/429, vendor -8).",
+                          nullptr, &g_max_retries, 2, 0, 10, PGC_USERSET, 0, nullptr, nullptr,
+                          nullptr);
+  DefineCustomIntVariable("qxt.batch_size", "Numbers per batch request (the vendor allows 1000).",
+                          nullptr, &g_batch_size, 1000, 1, 1000, PGC_USERSET, 0, nullptr, nullptr,
+                          nullptr);
+  DefineCustomIntVariable("qxt.batch_concurrency",
+                          "Batch requests in flight at once, each on its own connection.", nullptr,
+                          &g_batch_concurrency, 4, 1, 16, PGC_USERSET, 0, nullptr, nullptr,
+                          nullptr);
+  MarkGUCPrefixReserved("qxt");
+}
+
+QxtGucSnapshot qxt_guc_snapshot(void) {
+  QxtGucSnapshot g;
+  g.apikey = g_apikey ? g_apikey : "";
+  g.base_url = g_base_url ? g_base_url : "";
+  g.ca_file = g_ca_file ? g_ca_file : "";
+  g.proxy = g_proxy ? g_proxy : "";
+  g.timeout_ms = g_timeout_ms;
+  g.connect_timeout_ms = g_connect_timeout_ms;
+  g.max_retries = g_max_retries;
+  g.batch_size = g_batch_size;
+  g.batch_concurrency = g_batch_concurrency;
+  g.tls_verify = g_tls_verify;
+  return g;
+}
+
+void qxt_fill_settings(const QxtGucSnapshot& g, qxt::Settings& s) {
+  s.apikey = g.apikey;
+  std::string url = g.base_url;
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  s.http.base_url = std::move(url);
+  s.http.ca_file = g.ca_file;
+  s.http.proxy = g.proxy;
+  s.http.timeout_ms = g.timeout_ms;
+  s.http.connect_timeout_ms = g.connect_timeout_ms;
+  s.http.max_retries = g.max_retries;
+  s.http.concurrency = g.batch_concurrency;
+  s.http.tls_verify = g.tls_verify;
+  s.batch_size = static_cast<std::size_t>(g.batch_size);
+}

@@ -1,0 +1,68 @@
+// Declarations shared by the PostgreSQL glue, in "in X.cpp" sections.
+#pragma once
+
+#include "pg_prelude.hpp"
+
+/* in guc.cpp */
+struct QxtGucSnapshot {
+  const char* apikey;  // never NULL ("" when unset)
+  const char* base_url;
+  const char* ca_file;
+  const char* proxy;
+  int timeout_ms;
+  int connect_timeout_ms;
+  int max_retries;
+  int batch_size;
+  int batch_concurrency;
+  bool tls_verify;
+};
+void qxt_guc_init(void);
+QxtGucSnapshot qxt_guc_snapshot(void);
+// Fills a core Settings from a snapshot (C++ only; call inside the boundary).
+void qxt_fill_settings(const QxtGucSnapshot& g, qxt::Settings& s);
+
+/* in boundary.cpp */
+// A failure copied out of C++ into plain storage, so nothing C++ is alive
+// (and no catch handler is active) when PostgreSQL raises it.
+struct QxtFailure {
+  bool failed;
+  bool cancelled;
+  char sqlstate[6];
+  char message[512];
+  char detail[1024];
+  char hint[512];
+};
+void qxt_failure_capture(QxtFailure* f, const qxt::Error& e) noexcept;
+void qxt_failure_capture_text(QxtFailure* f, const char* what) noexcept;
+// Raises `f` (never returns when f->failed): a cancel becomes PostgreSQL's
+// own interrupt processing (57014, or the session ending as it intended).
+void qxt_failure_raise(const QxtFailure* f);
+
+// Runs C++ `body` so that no exception escapes: everything thrown is copied
+// into `*f`, the handler is left, and only then may the caller raise.
+template <typename Body>
+inline void qxt_run_core(QxtFailure* f, Body&& body) noexcept {
+  f->failed = false;
+  f->cancelled = false;
+  try {
+    body();
+    return;
+  } catch (const qxt::QxtError& e) {
+    qxt_failure_capture(f, e.error());
+  } catch (const std::bad_alloc&) {
+    qxt_failure_capture_text(f, "out of memory in the QXT client");
+  } catch (const std::exception& e) {
+    qxt_failure_capture_text(f, e.what());
+  } catch (...) {
+    qxt_failure_capture_text(f, "unexpected failure in the QXT client");
+  }
+}
+
+/* in session.cpp */
+void qxt_session_init(void);  // from _PG_init: registers the exit hook
+// The backend's client (connection pool), created on first use and torn
+// down at backend exit.  C++ only: call inside qxt_run_core.
+qxt::Client& qxt_session_client(void);
+// The cancel check handed to the core: reads PostgreSQL's interrupt flags,
+// never raises.
+bool qxt_cancel_requested(void);
