@@ -129,7 +129,7 @@ void BatchJob::record(std::size_t chunk, const std::vector<CarrierRecord>& items
   for (std::size_t i = 0; i < n; ++i) {
     const CarrierRecord& r = items[i];
     CompactResult& out = results_[target[i]];
-    out.code = r.code;
+    out.code = static_cast<std::int16_t>(std::clamp(r.code, -32767, 32767));
     if (r.code == 0) {
       out.res = static_cast<std::int16_t>(std::clamp(r.res, -1, 32767));
       out.area = strings_.intern(r.area);

@@ -19,12 +19,12 @@ namespace qxt {
 
 // Answer of one distinct number.
 struct CompactResult {
-  std::int32_t code = kNotAsked;  // vendor code; kNotAsked while unanswered
+  static constexpr std::int16_t kNotAsked = INT16_MIN;
+  std::int16_t code = kNotAsked;  // vendor code (clamped to int16); kNotAsked while unanswered
   std::int16_t res = -1;
-  std::uint16_t init_isp = 0;    // StringTable ids; 0 = absent
+  std::uint16_t init_isp = 0;     // StringTable ids; 0 = absent
   std::uint16_t now_isp = 0;
   std::uint32_t area = 0;
-  static constexpr std::int32_t kNotAsked = INT32_MIN;
 };
 
 // Interned strings; id 0 is the empty string (absent).

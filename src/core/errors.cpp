@@ -69,10 +69,17 @@ std::string vendor_detail(Endpoint ep, int code, std::string_view reason) {
   return d;
 }
 
+bool is_ascii_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+// True when the reason names an IP address: "ip" / "IP" not inside an ASCII
+// word ("ip地址鉴权失败" yes, "description" or "zip" no).
 bool mentions_ip(std::string_view reason) {
   for (std::size_t i = 0; i + 1 < reason.size(); ++i) {
     char a = reason[i], b = reason[i + 1];
-    if ((a == 'i' || a == 'I') && (b == 'p' || b == 'P')) return true;
+    if ((a == 'i' || a == 'I') && (b == 'p' || b == 'P') &&
+        (i == 0 || !is_ascii_letter(reason[i - 1])) &&
+        (i + 2 >= reason.size() || !is_ascii_letter(reason[i + 2])))
+      return true;
   }
   return false;
 }
@@ -86,17 +93,16 @@ Error vendor_error(Endpoint ep, int code, std::string_view reason,
                                    : "number " + std::string(mobile);
   switch (code) {
     case 1:
-      if (ep == Endpoint::Carrier && !mobile.empty())
-        return make_error(ErrorKind::InvalidNumber,
-                          "the vendor rejected " + num + " as malformed", detail,
-                          "Check the number; if it is right, check that qxt.apikey "
-                          "holds the full 32-character key.");
+      // Code 1 covers a missing parameter, a key of the wrong length and a
+      // malformed number.  Numbers are checked before they are sent, so on
+      // a request of ours it almost always means the key.
       return make_error(ErrorKind::VendorRejected,
                         "the vendor rejected the request: a parameter is missing "
                         "or has the wrong length",
                         detail,
                         "Check that qxt.apikey holds the full 32-character key "
-                        "issued by the vendor.");
+                        "issued by the vendor (numbers are checked before they "
+                        "are sent).");
     case -1:
       return make_error(ErrorKind::KeyRejected, "the vendor rejected the API key",
                         detail,

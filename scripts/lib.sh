@@ -1,0 +1,129 @@
+# Shared helpers for scripts/*.sh.  Source it; do not run it.
+#
+#   . "$(dirname "$0")/lib.sh"
+#
+# Sets ROOT (the repository root), SUDO ("" as root, else "sudo"), PY (Debian's
+# python3 when present), PG_CONFIG (PostgreSQL 15's pg_config) and makes sure
+# loopback traffic never goes through a proxy.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+if [ "$(id -u)" -eq 0 ]; then
+    SUDO=""
+else
+    SUDO="sudo"
+fi
+
+# python3 on PATH may be a pyenv shim; the emulator is written for Debian's.
+if [ -x /usr/bin/python3 ]; then
+    PY=/usr/bin/python3
+else
+    PY="$(command -v python3 || echo python3)"
+fi
+
+PG_MAJOR=15
+if [ -z "${PG_CONFIG:-}" ]; then
+    if [ -x "/usr/lib/postgresql/$PG_MAJOR/bin/pg_config" ]; then
+        PG_CONFIG="/usr/lib/postgresql/$PG_MAJOR/bin/pg_config"
+    else
+        PG_CONFIG=pg_config
+    fi
+fi
+
+# Every test talks to 127.0.0.1 only: never let a proxy setting in the
+# environment send that traffic elsewhere (libcurl, urllib and curl all
+# honour no_proxy).
+_loopback="127.0.0.1,localhost,::1"
+export no_proxy="${no_proxy:+$no_proxy,}$_loopback"
+export NO_PROXY="${NO_PROXY:+$NO_PROXY,}$_loopback"
+
+# Colour-free, timestamp-free log lines on stderr.
+say() { printf '==> %s\n' "$*" >&2; }
+warn() { printf '!!! %s\n' "$*" >&2; }
+
+# now_s: seconds since the epoch (integer).
+now_s() { date +%s; }
+
+# run_logged LOGFILE CMD...: runs CMD with all output in LOGFILE; on failure
+# prints the last lines of the log.  Returns CMD's status.
+run_logged() {
+    local log="$1"; shift
+    local rc=0
+    "$@" >"$log" 2>&1 || rc=$?
+    if [ "$rc" -ne 0 ]; then
+        warn "failed (exit $rc): $*"
+        warn "last 60 lines of $log:"
+        tail -n 60 "$log" >&2
+    fi
+    return "$rc"
+}
+
+# ---------------------------------------------------------------------------
+# The vendor emulator
+# ---------------------------------------------------------------------------
+EMU_PID=""
+EMU_PORT=""
+
+# start_emulator WORKDIR [EXTRA ARGS...]: starts test/emulator/qxt_emulator.py
+# on a free loopback port, waits until /_emu/health answers, and exports
+# QXT_EMU_URL.  Its output goes to WORKDIR/emulator.log.
+start_emulator() {
+    local dir="$1"; shift
+    local portfile="$dir/emu.port"
+    rm -f "$portfile"
+    "$PY" "$ROOT/test/emulator/qxt_emulator.py" --host 127.0.0.1 --port 0 \
+        --port-file "$portfile" --quiet "$@" \
+        </dev/null >"$dir/emulator.log" 2>&1 &
+    EMU_PID=$!
+    local i
+    for i in $(seq 1 200); do          # up to ~20 s
+        if ! kill -0 "$EMU_PID" 2>/dev/null; then
+            warn "the emulator exited at start:"
+            cat "$dir/emulator.log" >&2
+            EMU_PID=""
+            return 1
+        fi
+        if [ -s "$portfile" ]; then
+            EMU_PORT="$(tr -dc '0-9' <"$portfile")"
+            if [ -n "$EMU_PORT" ] && "$PY" - "$EMU_PORT" <<'EOF' 2>/dev/null
+import sys, urllib.request
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+with opener.open("http://127.0.0.1:%s/_emu/health" % sys.argv[1], timeout=2) as r:
+    sys.exit(0 if r.status == 200 else 1)
+EOF
+            then
+                export QXT_EMU_URL="http://127.0.0.1:$EMU_PORT"
+                return 0
+            fi
+        fi
+        sleep 0.1
+    done
+    warn "the emulator did not answer /_emu/health in time"
+    cat "$dir/emulator.log" >&2
+    stop_emulator
+    return 1
+}
+
+# stop_emulator: stops the emulator started by start_emulator (by its pid).
+stop_emulator() {
+    if [ -n "$EMU_PID" ]; then
+        kill "$EMU_PID" 2>/dev/null || true
+        local i
+        for i in $(seq 1 50); do
+            kill -0 "$EMU_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -9 "$EMU_PID" 2>/dev/null || true
+        wait "$EMU_PID" 2>/dev/null || true
+        EMU_PID=""
+    fi
+}
+
+# python3_shim DIR: puts a python3 -> $PY link in DIR/bin and that directory
+# first on PATH, so scripts with "#!/usr/bin/env python3" (emuctl) run with
+# the same interpreter as the emulator.
+python3_shim() {
+    mkdir -p "$1/bin"
+    ln -sf "$PY" "$1/bin/python3"
+    export PATH="$1/bin:$PATH"
+}

@@ -1,0 +1,303 @@
+#!/usr/bin/env bash
+# Installs what is needed, builds, and runs every test suite of
+# qxt_portability:
+#
+#   unit      the C++ core's GoogleTest tests (CMake + ctest)
+#   regress   pg_regress against a throwaway PostgreSQL 15 cluster
+#             (pg_virtualenv) and the vendor emulator on 127.0.0.1
+#   emulator  the emulator's own unittest suite
+#   fuzz      a short libFuzzer run of every test/fuzz/fuzz_*.cpp target
+#
+# Usage: scripts/test.sh [--quick]
+#   --quick              skip the fuzz smoke run
+#   QXT_FUZZ_SECONDS=N   seconds per fuzzer (default 20)
+#
+# Build and test logs go to build/logs/.  The last line of the output is
+# "N passed, M failed" over all suites; the exit status is 1 if anything
+# failed or a suite could not run.
+set -uo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+QUICK=0
+for arg in "$@"; do
+    case "$arg" in
+        --quick) QUICK=1 ;;
+        -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "unknown option: $arg (try --help)" >&2; exit 2 ;;
+    esac
+done
+FUZZ_SECONDS="${QXT_FUZZ_SECONDS:-20}"
+case "$FUZZ_SECONDS" in
+    ''|*[!0-9]*) echo "QXT_FUZZ_SECONDS must be a whole number" >&2; exit 2 ;;
+esac
+
+LOGDIR="$ROOT/build/logs"
+mkdir -p "$LOGDIR"
+TMP="$(mktemp -d -t qxt-test.XXXXXX)"
+chmod 755 "$TMP"
+
+cleanup() {
+    stop_emulator
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Per-suite results, in run order.
+SUITES=()
+declare -A S_PASS S_FAIL S_TIME S_NOTE
+
+# record NAME PASSED FAILED START NOTE
+record() {
+    SUITES+=("$1")
+    S_PASS[$1]="$2"
+    S_FAIL[$1]="$3"
+    S_TIME[$1]="$(( $(now_s) - $4 ))s"
+    S_NOTE[$1]="$5"
+    say "$1: $2 passed, $3 failed${5:+ ($5)}"
+}
+
+# --------------------------------------------------------------------------
+# 0. dependencies
+# --------------------------------------------------------------------------
+t0=$(now_s)
+DEPS_OK=1
+if ! bash "$ROOT/scripts/install-deps.sh" </dev/null; then
+    DEPS_OK=0
+    warn "installing dependencies failed; the suites will run with what is there"
+fi
+
+# --------------------------------------------------------------------------
+# 1. unit: CMake + GoogleTest
+# --------------------------------------------------------------------------
+run_unit() {
+    local start; start=$(now_s)
+    say "unit: building the core and its tests (log: build/logs/unit-build.log)"
+    if ! run_logged "$LOGDIR/unit-build.log" bash -c '
+            cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
+            cmake --build build -j2'; then
+        record unit 0 1 "$start" "build failed"
+        return
+    fi
+    say "unit: running ctest (log: build/logs/unit-ctest.log)"
+    (cd build && ctest --output-on-failure --timeout 300) \
+        >"$LOGDIR/unit-ctest.log" 2>&1
+    local rc=$?
+    local line total failed
+    line="$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' \
+            "$LOGDIR/unit-ctest.log" | tail -n 1)"
+    if [ -z "$line" ]; then
+        tail -n 60 "$LOGDIR/unit-ctest.log" >&2
+        record unit 0 1 "$start" "ctest ran no tests"
+        return
+    fi
+    failed="$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")"
+    total="$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$line")"
+    if [ "$failed" -gt 0 ] || [ "$rc" -ne 0 ]; then
+        # The failing tests' output, as ctest printed it.
+        sed -n '/The following tests FAILED/,$p' "$LOGDIR/unit-ctest.log" >&2
+        grep -B2 -A30 -E '\*\*\*Failed|\*\*\*Exception|Failed  ' \
+            "$LOGDIR/unit-ctest.log" | head -n 200 >&2
+        [ "$failed" -eq 0 ] && failed=1   # ctest failed without saying why
+    fi
+    record unit "$((total - failed))" "$failed" "$start" ""
+}
+
+# --------------------------------------------------------------------------
+# 2. regress: PGXS build + install, emulator, pg_regress in pg_virtualenv
+# --------------------------------------------------------------------------
+run_regress() {
+    local start; start=$(now_s)
+    say "regress: building and installing the extension (log: build/logs/pgxs-build.log)"
+    if ! run_logged "$LOGDIR/pgxs-build.log" make -j2 PG_CONFIG="$PG_CONFIG"; then
+        record regress 0 1 "$start" "PGXS build failed"
+        return
+    fi
+    if ! run_logged "$LOGDIR/pgxs-install.log" \
+            $SUDO make install PG_CONFIG="$PG_CONFIG"; then
+        record regress 0 1 "$start" "make install failed"
+        return
+    fi
+    say "regress: starting the emulator"
+    if ! start_emulator "$TMP"; then
+        record regress 0 1 "$start" "emulator did not start"
+        return
+    fi
+    say "regress: emulator at $QXT_EMU_URL; running pg_regress in pg_virtualenv (log: build/logs/regress.log)"
+    rm -f regression.diffs regression.out
+    # emuctl ("#!/usr/bin/env python3") runs with the emulator's python.
+    (
+        python3_shim "$TMP"
+        export QXT_EMU_URL
+        pg_virtualenv -t -v "$PG_MAJOR" \
+            make installcheck PG_CONFIG="$PG_CONFIG" </dev/null
+    ) >"$LOGDIR/regress.log" 2>&1
+    local rc=$?
+    stop_emulator
+    cp "$TMP/emulator.log" "$LOGDIR/emulator-regress.log" 2>/dev/null
+
+    local total="" failed=""
+    local all ofn
+    all="$(grep -oE 'All [0-9]+ tests passed' "$LOGDIR/regress.log" | tail -n 1)"
+    ofn="$(grep -oE '[0-9]+ of [0-9]+ tests failed' "$LOGDIR/regress.log" | tail -n 1)"
+    if [ -n "$all" ]; then
+        total="$(grep -oE '[0-9]+' <<<"$all")"; failed=0
+    elif [ -n "$ofn" ]; then
+        failed="$(awk '{print $1}' <<<"$ofn")"; total="$(awk '{print $3}' <<<"$ofn")"
+    fi
+    # The per-test lines, for the log reader.
+    grep -E '^(test| ) .*\.\.\. ' "$LOGDIR/regress.log" >&2
+    if [ -z "$total" ]; then
+        warn "pg_regress gave no summary (exit $rc); last 80 lines of build/logs/regress.log:"
+        tail -n 80 "$LOGDIR/regress.log" >&2
+        record regress 0 1 "$start" "pg_regress did not run"
+        return
+    fi
+    if [ "$failed" -gt 0 ] || [ "$rc" -ne 0 ]; then
+        if [ -f regression.diffs ]; then
+            cp regression.diffs "$LOGDIR/regression.diffs"
+            warn "regression.diffs (first 200 lines; all in build/logs/regression.diffs):"
+            head -n 200 regression.diffs >&2
+        else
+            tail -n 80 "$LOGDIR/regress.log" >&2
+        fi
+        [ "$failed" -eq 0 ] && failed=1
+    fi
+    record regress "$((total - failed))" "$failed" "$start" ""
+}
+
+# --------------------------------------------------------------------------
+# 3. emulator: its own unittest suite
+# --------------------------------------------------------------------------
+run_emulator_tests() {
+    local start; start=$(now_s)
+    say "emulator: running its unittest suite with $PY (log: build/logs/emulator-tests.log)"
+    (python3_shim "$TMP"; unset QXT_EMU_URL
+     "$PY" -m unittest discover -s test/emulator -p 'test_*.py' -v </dev/null) \
+        >"$LOGDIR/emulator-tests.log" 2>&1
+    local rc=$?
+    local ran failures errors skipped
+    ran="$(grep -oE '^Ran [0-9]+ tests?' "$LOGDIR/emulator-tests.log" | tail -n 1 | grep -oE '[0-9]+')"
+    if [ -z "$ran" ] || [ "$ran" -eq 0 ]; then
+        tail -n 60 "$LOGDIR/emulator-tests.log" >&2
+        record emulator 0 1 "$start" "no tests ran"
+        return
+    fi
+    local last; last="$(grep -E '^(OK|FAILED)' "$LOGDIR/emulator-tests.log" | tail -n 1)"
+    failures="$(grep -oE 'failures=[0-9]+' <<<"$last" | grep -oE '[0-9]+' || true)"
+    errors="$(grep -oE 'errors=[0-9]+' <<<"$last" | grep -oE '[0-9]+' || true)"
+    skipped="$(grep -oE 'skipped=[0-9]+' <<<"$last" | grep -oE '[0-9]+' || true)"
+    failures=${failures:-0}; errors=${errors:-0}; skipped=${skipped:-0}
+    local failed=$((failures + errors))
+    if [ "$failed" -gt 0 ] || [ "$rc" -ne 0 ]; then
+        sed -n '/^======/,$p' "$LOGDIR/emulator-tests.log" | head -n 200 >&2
+        [ "$failed" -eq 0 ] && failed=1
+    fi
+    local note=""
+    [ "$skipped" -gt 0 ] && note="$skipped skipped"
+    record emulator "$((ran - failed - skipped))" "$failed" "$start" "$note"
+}
+
+# --------------------------------------------------------------------------
+# 4. fuzz smoke: build the libFuzzer targets with clang, run each briefly
+# --------------------------------------------------------------------------
+run_fuzz() {
+    local start; start=$(now_s)
+    local src name targets=()
+    for src in test/fuzz/fuzz_*.cpp; do
+        [ -e "$src" ] || continue
+        name="$(basename "$src" .cpp)"
+        targets+=("$name")
+    done
+    if [ "${#targets[@]}" -eq 0 ]; then
+        warn "fuzz: no test/fuzz/fuzz_*.cpp target exists"
+        record fuzz 0 1 "$start" "no fuzz targets"
+        return
+    fi
+    say "fuzz: building ${targets[*]} with clang-14 (log: build/logs/fuzz-build.log)"
+    # Only the fuzz targets: the sanitized unit tests are not needed here.
+    if ! run_logged "$LOGDIR/fuzz-build.log" bash -c '
+            CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz \
+                -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQXT_FUZZ=ON &&
+            cmake --build build-fuzz -j2 --target "$@"' _ "${targets[@]}"; then
+        record fuzz 0 1 "$start" "build failed"
+        return
+    fi
+    local passed=0 failed=0 bin short corpus dict rc
+    mkdir -p "$LOGDIR/fuzz"
+    for name in "${targets[@]}"; do
+        bin="build-fuzz/$name"
+        if [ ! -x "$bin" ]; then
+            warn "fuzz: $bin was not built"
+            failed=$((failed + 1))
+            continue
+        fi
+        short="${name#fuzz_}"
+        # Work on a copy so the run does not add files to the repository.
+        corpus="$TMP/corpus-$short"
+        mkdir -p "$corpus"
+        if [ -d "test/fuzz/corpus/$short" ]; then
+            cp -R "test/fuzz/corpus/$short/." "$corpus/"
+        fi
+        dict=""
+        for d in "test/fuzz/$short.dict" "test/fuzz/$name.dict" "test/fuzz/dict/$short.dict"; do
+            [ -f "$d" ] && { dict="-dict=$d"; break; }
+        done
+        say "fuzz: $name for ${FUZZ_SECONDS}s (log: build/logs/fuzz/$name.log)"
+        rm -f "$LOGDIR/fuzz/$name-"*
+        UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}" \
+        timeout -k 10 $((FUZZ_SECONDS * 2 + 120)) \
+            "$bin" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
+                -print_final_stats=1 -artifact_prefix="$LOGDIR/fuzz/$name-" \
+                $dict "$corpus" </dev/null >"$LOGDIR/fuzz/$name.log" 2>&1
+        rc=$?
+        if [ "$rc" -eq 0 ]; then
+            passed=$((passed + 1))
+            say "fuzz: $name ok ($(grep -oE 'stat::number_of_executed_units: *[0-9]+' \
+                "$LOGDIR/fuzz/$name.log" | grep -oE '[0-9]+$' || echo '?') runs)"
+        else
+            failed=$((failed + 1))
+            warn "fuzz: $name failed (exit $rc); crash input (if any) in build/logs/fuzz/$name-*"
+            grep -n -m1 -A40 -E 'ERROR: |runtime error:|==ERROR|deadly signal|timeout' \
+                "$LOGDIR/fuzz/$name.log" >&2 || tail -n 60 "$LOGDIR/fuzz/$name.log" >&2
+        fi
+    done
+    record fuzz "$passed" "$failed" "$start" "${FUZZ_SECONDS}s each"
+}
+
+run_unit
+run_regress
+run_emulator_tests
+if [ "$QUICK" -eq 1 ]; then
+    SKIPPED_FUZZ=1
+else
+    SKIPPED_FUZZ=0
+    run_fuzz
+fi
+
+# --------------------------------------------------------------------------
+# Summary
+# --------------------------------------------------------------------------
+TOTAL_PASS=0
+TOTAL_FAIL=0
+if [ "$DEPS_OK" -eq 0 ]; then
+    SUITES=("deps" "${SUITES[@]}")
+    S_PASS[deps]=0; S_FAIL[deps]=1; S_TIME[deps]="-"; S_NOTE[deps]="install-deps.sh failed"
+fi
+echo
+printf '%-10s %7s %7s %7s  %s\n' suite passed failed time note
+for s in "${SUITES[@]}"; do
+    printf '%-10s %7s %7s %7s  %s\n' "$s" "${S_PASS[$s]}" "${S_FAIL[$s]}" \
+        "${S_TIME[$s]}" "${S_NOTE[$s]}"
+    TOTAL_PASS=$((TOTAL_PASS + S_PASS[$s]))
+    TOTAL_FAIL=$((TOTAL_FAIL + S_FAIL[$s]))
+done
+if [ "$SKIPPED_FUZZ" -eq 1 ]; then
+    printf '%-10s %7s %7s %7s  %s\n' fuzz - - - "skipped (--quick)"
+fi
+printf '%-10s %7s %7s %7s\n' total "$TOTAL_PASS" "$TOTAL_FAIL" "$(( $(now_s) - t0 ))s"
+echo "$TOTAL_PASS passed, $TOTAL_FAIL failed"
+[ "$TOTAL_FAIL" -eq 0 ] || exit 1
+exit 0

@@ -1,0 +1,50 @@
+-- qxt_balance and the account states: prepaid, postpaid (negative),
+-- a small balance that runs out, disabled, unknown, malformed key.
+\! test/emulator/emuctl reset regress_acct_0000000000000000001
+\! test/emulator/emuctl account regress_acct_0000000000000000001 --balance 3
+SET qxt.apikey = 'regress_acct_0000000000000000001';
+SELECT * FROM qxt_balance();
+SELECT res FROM qxt_carrier('13972565391');
+SELECT * FROM qxt_balance();
+-- A batch larger than what is left is refused whole: -5, QX005, nothing charged.
+SELECT qxt_try($$SELECT * FROM qxt_carrier_batch(ARRAY['13972565301','13972565302','13972565303'])$$);
+SELECT * FROM qxt_balance();
+SELECT count(res) FROM qxt_carrier_batch(ARRAY['13972565301','13972565302']);
+SELECT * FROM qxt_balance();
+SELECT qxt_try($$SELECT qxt_carrier('13972565391')$$);
+\! test/emulator/emuctl sent regress_acct_0000000000000000001
+
+-- Postpaid: the balance is negative and keeps going down.
+SET qxt.apikey = 'postpaid000000000000000000000000';
+SELECT fee_type, balance < 0 AS negative FROM qxt_balance();
+\! test/emulator/emuctl reset postpaid000000000000000000000000
+\! test/emulator/emuctl account postpaid000000000000000000000000 --balance -2047 --fee-type postpaid
+SELECT * FROM qxt_balance();
+SELECT res FROM qxt_carrier('13972565391');
+SELECT * FROM qxt_balance();
+
+-- Disabled account: QX006, for every function.
+SET qxt.apikey = 'disabled000000000000000000000000';
+SELECT qxt_try($$SELECT * FROM qxt_balance()$$);
+SELECT qxt_try($$SELECT qxt_carrier('13972565391')$$);
+SELECT qxt_try($$SELECT * FROM qxt_carrier_batch(ARRAY['13972565391'])$$);
+
+-- A key the vendor does not know: 28000.
+SET qxt.apikey = 'ffffffffffffffffffffffffffffffff';
+SELECT qxt_try($$SELECT * FROM qxt_balance()$$);
+SELECT qxt_try($$SELECT qxt_carrier('13972565391')$$);
+SELECT qxt_try($$SELECT * FROM qxt_carrier_batch(ARRAY['13972565391'])$$);
+
+-- A key of the wrong length: the vendor's code 1.
+SET qxt.apikey = 'short';
+SELECT qxt_try($$SELECT * FROM qxt_balance()$$);
+SELECT qxt_try($$SELECT qxt_carrier('13972565391')$$);
+
+-- No key at all: 28000 and nothing sent.
+RESET qxt.apikey;
+SELECT qxt_try($$SELECT * FROM qxt_balance()$$);
+SELECT qxt_try($$SELECT qxt_carrier('13972565391')$$);
+SELECT qxt_try($$SELECT * FROM qxt_carrier_batch(ARRAY['13972565391'])$$);
+-- ... but a batch with nothing valid to send needs no key.
+SELECT count(*) FROM qxt_carrier_batch(ARRAY['x']);
+\! test/emulator/emuctl sent ""

@@ -1,0 +1,68 @@
+-- The key and the balance are safe: who can read the key, change where it
+-- is sent, and spend the balance.
+
+-- The documented way to set the key: ALTER SYSTEM, in a session where the
+-- library is loaded (before that, PostgreSQL does not know the setting).
+ALTER SYSTEM SET qxt.apikey = 'regress_security_000000000000001';
+LOAD 'qxt_portability';
+ALTER SYSTEM SET qxt.apikey = 'regress_security_000000000000001';
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.5);
+\c
+\! test/emulator/emuctl reset regress_security_000000000000001
+\! test/emulator/emuctl account regress_security_000000000000001 --balance 500
+-- A new session uses it without any SET.
+SELECT * FROM qxt_balance();
+
+-- Role, database and function settings are readable by every user, so
+-- the key is refused there.
+SELECT qxt_try($$ALTER ROLE qxt_regress_analyst SET qxt.apikey = 'regress_security_000000000000001'$$);
+SELECT qxt_try(format('ALTER DATABASE %I SET qxt.apikey = %L', current_database(), 'regress_security_000000000000001'));
+SELECT qxt_try($$ALTER ROLE ALL SET qxt.apikey = 'regress_security_000000000000001'$$);
+SELECT qxt_try($$CREATE FUNCTION leak() RETURNS int LANGUAGE sql SET qxt.apikey = 'regress_security_000000000000001' AS 'SELECT 1'$$);
+SELECT count(*) AS stored_key_settings FROM pg_db_role_setting
+WHERE array_to_string(setconfig, ',') LIKE '%apikey%';
+
+-- A non-superuser cannot read the key by any route ...
+SET SESSION AUTHORIZATION qxt_regress_analyst;
+SELECT qxt_try($$SHOW qxt.apikey$$);
+SELECT qxt_try($$SELECT current_setting('qxt.apikey')$$);
+SELECT qxt_try($$SELECT current_setting('qxt.apikey', true)$$);
+SELECT count(*) AS visible_in_pg_settings FROM pg_settings WHERE name = 'qxt.apikey';
+SELECT count(*) AS key_in_show_all FROM (SELECT (pg_show_all_settings()).*) s WHERE name = 'qxt.apikey';
+SELECT qxt_try($$SELECT * FROM pg_file_settings$$);
+SELECT count(*) AS key_in_role_settings FROM pg_roles WHERE array_to_string(rolconfig, ',') LIKE '%apikey%';
+-- ... cannot change where it is sent, nor weaken TLS ...
+SELECT qxt_try($$SET qxt.apikey = 'x'$$);
+SELECT qxt_try($$SET qxt.base_url = 'http://127.0.0.1:9'$$);
+SELECT qxt_try($$SET qxt.tls_verify = off$$);
+SELECT qxt_try($$SET qxt.ca_file = '/tmp/evil.pem'$$);
+SELECT qxt_try($$SET qxt.proxy = 'http://127.0.0.1:9'$$);
+SELECT qxt_try($$SELECT set_config('qxt.base_url', 'http://127.0.0.1:9', false)$$);
+-- ... may tune its own calls ...
+SET qxt.timeout_ms = 5000;
+SET qxt.batch_size = 500;
+-- ... and cannot spend the balance without a grant.
+SELECT qxt_try($$SELECT qxt_carrier('13972565391')$$);
+SELECT qxt_try($$SELECT * FROM qxt_carrier_batch(ARRAY['13972565391'])$$);
+SELECT qxt_try($$SELECT * FROM qxt_balance()$$);
+SELECT qxt_normalize_mobile('+86 139 7256 5391');
+RESET SESSION AUTHORIZATION;
+
+-- With the grant, it can (using the key it cannot see).
+GRANT EXECUTE ON FUNCTION qxt_carrier(text), qxt_carrier_batch(text[]), qxt_balance()
+  TO qxt_regress_analyst;
+SET SESSION AUTHORIZATION qxt_regress_analyst;
+SELECT * FROM qxt_carrier('13972565391');
+SELECT count(*) FROM qxt_carrier_batch(ARRAY['13972565391', '13972565397']);
+SELECT * FROM qxt_balance();
+RESET SESSION AUTHORIZATION;
+REVOKE EXECUTE ON FUNCTION qxt_carrier(text), qxt_carrier_batch(text[]), qxt_balance()
+  FROM qxt_regress_analyst;
+
+-- The key travelled only in POST bodies, never in a URL.
+\! test/emulator/emuctl stats regress_security_000000000000001 | python3 -c 'import json,sys; s=json.load(sys.stdin); print("key_in_url", s["key_in_url"], "requests", sum(s["requests"].values()))'
+\! test/emulator/emuctl requests regress_security_000000000000001 | python3 -c 'import json,sys; print(sorted({json.loads(l)["method"] for l in sys.stdin}))'
+
+ALTER SYSTEM RESET qxt.apikey;
+SELECT pg_reload_conf();

@@ -1,0 +1,1011 @@
+#!/usr/bin/env python3
+"""QXT number-portability vendor emulator (sandbox + fault injection).
+
+Standard library only.  See README.md in this directory for the behaviour,
+the deterministic number rules, the fault switches and the control API.
+"""
+
+import argparse
+import itertools
+import json
+import os
+import re
+import select
+import signal
+import socket
+import ssl
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, unquote
+
+# --------------------------------------------------------------------------
+# Vendor constants
+# --------------------------------------------------------------------------
+
+REASONS = {
+    0: "Succ",
+    1: "请求参数缺失,apikey长度不对,查询的手机号码长度不对,查询的手机号码有误",
+    -1: "apikey信息不匹配(用户信息不正确)apikey不正确",
+    -2: "查询的手机号码长度不对",
+    -3: "请填写正确的手机号码",
+    -4: "未查询到相关信息或填写正确的手机号码再查询",
+    -5: "当前余额不足发起本次查询请求,请与供应商联系",
+    -6: "当前帐户已被停用,请与供应商联系",
+    -7: "请使用post方式进行提交,或联系供应商技术支持",
+    -8: "系统错误,请稍候再试",
+    -9: "JSON格式错误,请检查后再进行提交",
+    -10: "请求超出最大1000个号码总数",
+}
+UNKNOWN_REASON = "未知错误"
+
+MAX_BATCH = 1000
+
+CM, CU, CT, CB = "移动", "联通", "电信", "广电"
+FEE_NAMES = {"prepaid": "预付费", "postpaid": "后付费"}
+
+# 45 areas: the length and order are chosen so that the vendor's own
+# examples come out with the documented areas (13972565391 -> 湖北-宜昌,
+# 13798361236 and 13352918995 -> 广东-深圳, 13163320753 -> 湖北-武汉).
+AREAS = (
+    "北京-北京", "上海-上海", "天津-天津", "重庆-重庆", "广东-广州",
+    "浙江-杭州", "江苏-南京", "四川-成都", "湖南-长沙", "河南-郑州",
+    "山东-济南", "湖北-宜昌", "福建-厦门", "陕西-西安", "辽宁-沈阳",
+    "吉林-长春", "黑龙江-哈尔滨", "河北-石家庄", "山西-太原", "安徽-合肥",
+    "江西-南昌", "广西-南宁", "云南-昆明", "贵州-贵阳", "甘肃-兰州",
+    "海南-海口", "广东-深圳", "内蒙古-呼和浩特", "新疆-乌鲁木齐", "西藏-拉萨",
+    "宁夏-银川", "青海-西宁", "湖北-武汉", "浙江-宁波", "江苏-苏州",
+    "山东-青岛", "福建-福州", "广东-东莞", "四川-绵阳", "湖南-岳阳",
+    "河南-洛阳", "辽宁-大连", "江苏-无锡", "广东-佛山", "湖北-襄阳",
+)
+
+_CM_PREFIXES = [134, 135, 136, 137, 138, 139, 147, 150, 151, 152, 157, 158,
+                159, 172, 178, 182, 183, 184, 187, 188, 195, 197, 198]
+_CU_PREFIXES = [130, 131, 132, 145, 146, 155, 156, 166, 175, 176, 185, 186,
+                196]
+_CT_PREFIXES = [133, 149, 153, 173, 174, 177, 180, 181, 189, 190, 191, 193,
+                199]
+_CB_PREFIXES = [192]
+_VIRTUAL = {165: CM, 167: CU, 162: CT, 170: CT, 171: CU}
+PORT_NEXT = {CM: CT, CT: CU, CU: CM, CB: CM}
+
+
+def _build_prefix_table():
+    """3-digit prefix -> (init carrier, is_virtual), for every 13x..19x."""
+    table = {}
+    for p in range(130, 200):
+        table[str(p)] = (CM, False)  # default for unlisted 1[3-9]x
+    for lst, isp in ((_CM_PREFIXES, CM), (_CU_PREFIXES, CU),
+                     (_CT_PREFIXES, CT), (_CB_PREFIXES, CB)):
+        for p in lst:
+            table[str(p)] = (isp, False)
+    for p, isp in _VIRTUAL.items():
+        table[str(p)] = (isp, True)
+    return table
+
+
+PREFIX = _build_prefix_table()
+_DIGITS = frozenset("0123456789")
+
+
+def classify(m):
+    """Vendor-side answer for one number string, exactly as sent.
+
+    Returns (code, res, area, init_isp, now_isp); only code is meaningful
+    when code != 0.
+    """
+    if len(m) != 11:
+        return (-2, None, None, None, None)
+    if not _DIGITS.issuperset(m):
+        return (-3, None, None, None, None)
+    info = PREFIX.get(m[:3])
+    if info is None:
+        return (-3, None, None, None, None)
+    if m.endswith("0000"):
+        return (-4, None, None, None, None)
+    init, virtual = info
+    area = AREAS[int(m[3:7]) % len(AREAS)]
+    if virtual:
+        return (0, "3", area, init, init)
+    if m[10] == "7":
+        return (0, "1", area, init, PORT_NEXT[init])
+    return (0, "0", area, init, init)
+
+
+def error_obj(code, reason=None):
+    return {"code": code,
+            "reason": reason if reason is not None
+            else REASONS.get(code, UNKNOWN_REASON)}
+
+
+def jdump(obj):
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+# --------------------------------------------------------------------------
+# Accounts and counters
+# --------------------------------------------------------------------------
+
+DEFAULT_ACCOUNTS = {
+    "0123456789abcdef0123456789abcdef": ("prepaid", 1000000000, False),
+    "postpaid000000000000000000000000": ("postpaid", -2047, False),
+    "smallbalance00000000000000000000": ("prepaid", 5, False),
+    "disabled000000000000000000000000": ("prepaid", 1000000000, True),
+}
+
+
+class Account:
+    __slots__ = ("apikey", "fee_type", "balance", "disabled")
+
+    def __init__(self, apikey, fee_type, balance, disabled):
+        self.apikey = apikey
+        self.fee_type = fee_type
+        self.balance = balance
+        self.disabled = disabled
+
+    def to_json(self):
+        return {"apikey": self.apikey, "fee_type": self.fee_type,
+                "balance": self.balance, "disabled": self.disabled}
+
+
+class KeyStats:
+    def __init__(self):
+        self.requests = {"carrier": 0, "carrier_batch": 0, "balance": 0}
+        self.numbers_sent = 0
+        self.sent = {}
+        self.charged = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.key_in_url = 0
+        self.connections = set()  # ids of the TCP connections used
+        self.log = []
+
+
+class State:
+    def __init__(self, latency_single_ms, latency_batch_ms):
+        self.lock = threading.Lock()
+        self.initial_config = {"latency_single_ms": latency_single_ms,
+                               "latency_batch_ms": latency_batch_ms}
+        self.reset_all()
+
+    def reset_all(self):
+        with self.lock:
+            self.accounts = {k: Account(k, f, b, d)
+                             for k, (f, b, d) in DEFAULT_ACCOUNTS.items()}
+            self.stats = {}
+            self.fault_counters = {}
+            self.config = dict(self.initial_config)
+
+    def reset_key(self, key):
+        with self.lock:
+            self.stats.pop(key, None)
+            for pair in [p for p in self.fault_counters if p[1] == key]:
+                del self.fault_counters[pair]
+
+    def key_stats(self, key):  # lock must be held
+        ks = self.stats.get(key)
+        if ks is None:
+            ks = self.stats[key] = KeyStats()
+        return ks
+
+
+# --------------------------------------------------------------------------
+# Fault specs
+# --------------------------------------------------------------------------
+
+REPLACE = {"minus8", "code", "http500", "http502", "http503", "http429",
+           "html", "empty", "close", "hang", "wrongshape", "notjson"}
+MODIFY = {"reason", "latency"}
+TRANSFORM = {"batchfew", "batchmany", "batchunrequested", "batchreorder",
+             "batchnomobile", "trailingcomma", "doublebrace", "resnumber",
+             "codestring", "keycase", "balancenumber", "huge"}
+TRANSPORT = {"textjson", "truncated", "closemid", "drip"}
+ALL_ITEMS = REPLACE | MODIFY | TRANSFORM | TRANSPORT
+WITH_ARG = {"code", "reason", "latency"}
+
+HUGE_SIZE = 20 * 1024 * 1024
+DRIP_INTERVAL = 0.2
+HANG_MAX = 120.0
+
+
+class FaultError(ValueError):
+    pass
+
+
+_spec_cache = {}
+
+
+def parse_spec(spec):
+    """'minus8*1,latency=50' -> [(name, arg, limit_or_None), ...]."""
+    got = _spec_cache.get(spec)
+    if got is not None:
+        return got
+    items = []
+    for raw in spec.split(","):
+        item = unquote(raw)
+        if not item:
+            continue
+        limit = None
+        m = re.fullmatch(r"(.*)\*(\d+)", item, re.S)
+        if m:
+            item, limit = m.group(1), int(m.group(2))
+        name, eq, arg = item.partition("=")
+        if name not in ALL_ITEMS:
+            raise FaultError("unknown fault item %r" % name)
+        if (name in WITH_ARG) != bool(eq):
+            raise FaultError("fault item %r: bad argument" % name)
+        if name in ("code", "latency"):
+            try:
+                arg = int(arg)
+            except ValueError:
+                raise FaultError("fault item %r needs an integer" % name)
+            if name == "latency" and arg < 0:
+                raise FaultError("latency must be >= 0")
+        items.append((name, arg, limit))
+    if len(_spec_cache) < 10000:
+        _spec_cache[spec] = items
+    return items
+
+
+# --------------------------------------------------------------------------
+# Answer trees, transforms and serialisation
+# --------------------------------------------------------------------------
+
+def single_tree(m, r):
+    code, res, area, init, now = r
+    if code != 0:
+        return error_obj(code)
+    return {"code": 0, "reason": "Succ",
+            "result": {"res": res, "Mobile": m, "Area": area,
+                       "Init_isp": init, "Now_isp": now}}
+
+
+def batch_element_tree(m, r):
+    code, res, area, init, now = r
+    if code != 0:
+        return {"code": code, "reason": REASONS[code], "result": {"Mobile": m}}
+    return {"code": 0, "reason": "Succ",
+            "result": {"res": res, "Mobile": m, "Area": area,
+                       "Init_Isp": init, "Now_Isp": now}}
+
+
+_BATCH_OK = ('{"code":0,"reason":"Succ","result":{"res":"%s","Mobile":"%s",'
+             '"Area":"%s","Init_Isp":"%s","Now_Isp":"%s"}}')
+
+
+def batch_fast_render(numbers, results):
+    parts = []
+    app = parts.append
+    for m, r in zip(numbers, results):
+        if r[0] == 0:
+            app(_BATCH_OK % (r[1], m, r[2], r[3], r[4]))
+        else:
+            app('{"code":%d,"reason":"%s","result":{"Mobile":%s}}'
+                % (r[0], REASONS[r[0]], jdump(m)))
+    return "[" + ",".join(parts) + "]"
+
+
+def unasked_number(numbers):
+    asked = set(numbers)
+    n = 13800138001
+    while str(n) in asked:
+        n += 1
+    return str(n)
+
+
+_KEYCASE = {"Init_isp": "Init_Isp", "Now_isp": "Now_Isp",
+            "Init_Isp": "Init_isp", "Now_Isp": "Now_isp"}
+
+
+def _walk(o, fn):
+    if isinstance(o, list):
+        for x in o:
+            _walk(x, fn)
+    elif isinstance(o, dict):
+        fn(o)
+        for v in list(o.values()):
+            _walk(v, fn)
+
+
+def apply_transforms(tree, active, numbers):
+    names = [a[0] for a in active]
+    if isinstance(tree, list):
+        if "batchfew" in names and tree:
+            tree.pop()
+        if "batchmany" in names:
+            extra = unasked_number(numbers)
+            tree.append(batch_element_tree(extra, classify(extra)))
+        if "batchunrequested" in names and tree:
+            res = tree[0].get("result")
+            if isinstance(res, dict):
+                res["Mobile"] = unasked_number(numbers)
+        if "batchreorder" in names:
+            tree.reverse()
+        if "batchnomobile" in names:
+            for el in tree:
+                if isinstance(el.get("result"), dict):
+                    el["result"].pop("Mobile", None)
+
+    def fix(d):
+        if "resnumber" in names and isinstance(d.get("res"), str):
+            d["res"] = int(d["res"])
+        if "codestring" in names and isinstance(d.get("code"), int):
+            d["code"] = str(d["code"])
+        if "balancenumber" in names and isinstance(d.get("balance"), str):
+            d["balance"] = int(d["balance"])
+        if "keycase" in names and any(k in _KEYCASE for k in d):
+            items = list(d.items())
+            d.clear()
+            d.update((_KEYCASE.get(k, k), v) for k, v in items)
+    _walk(tree, fix)
+    if "huge" in names:
+        target = tree
+        if isinstance(tree, list):
+            target = tree[0] if tree and isinstance(tree[0], dict) else None
+        if isinstance(target, dict):
+            base = len(serialize(tree, active).encode("utf-8"))
+            pad = max(0, HUGE_SIZE - base)
+            target["reason"] = str(target.get("reason", "")) + "x" * pad
+    return tree
+
+
+def _ser(o, tc, db, key):
+    if isinstance(o, dict):
+        items = [jdump(k) + ":" + _ser(v, tc, db, k) for k, v in o.items()]
+        s = "{" + ",".join(items) + ("," if tc and items else "") + "}"
+        if db and key == "result":
+            s = "{" + s + "}"
+        return s
+    if isinstance(o, list):
+        return "[" + ",".join(_ser(x, tc, db, None) for x in o) + "]"
+    return jdump(o)
+
+
+def serialize(tree, active):
+    names = [a[0] for a in active]
+    tc, db = "trailingcomma" in names, "doublebrace" in names
+    if tc or db:
+        return _ser(tree, tc, db, None)
+    return jdump(tree)
+
+
+# --------------------------------------------------------------------------
+# HTTP handling
+# --------------------------------------------------------------------------
+
+JSON_CT = "application/json; charset=utf-8"
+HTML_CT = "text/html; charset=utf-8"
+TEXT_CT = "text/plain; charset=utf-8"
+ENDPOINTS = {"/carrier": "carrier", "/carrier_batch": "carrier_batch",
+             "/balance": "balance"}
+HTTP_FAULTS = {"http500": 500, "http502": 502, "http503": 503, "http429": 429}
+
+
+class Reply:
+    """A prepared HTTP answer (or a deliberate non-answer)."""
+
+    def __init__(self, status=200, ctype=JSON_CT, body=b"", headers=None,
+                 code=None):
+        self.status = status
+        self.ctype = ctype
+        self.body = body
+        self.headers = headers or []
+        self.code = code  # vendor code for the request log (None: n/a)
+
+
+def mask_query(query):
+    out = []
+    for part in query.split("&"):
+        name, eq, _ = part.partition("=")
+        if unquote(name.replace("+", " ")) == "apikey":
+            out.append(name + "=***")
+        else:
+            out.append(part)
+    return "&".join(out)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "qxt-emulator/1.0"
+    sys_version = ""
+    disable_nagle_algorithm = True
+
+    # ---- plumbing -------------------------------------------------------
+
+    _conn_ids = itertools.count(1)
+
+    def setup(self):
+        super().setup()
+        # One handler serves one TCP connection (keep-alive requests
+        # included), so this id tells clients' connection reuse apart.
+        self.conn_id = next(Handler._conn_ids)
+
+    def log_message(self, fmt, *args):
+        if not self.server.quiet:
+            # A client that (wrongly) puts the key in the URL must not have
+            # it copied into a log.
+            line = re.sub(r"(apikey=)[^&\s\"]*", r"\1***", fmt % args,
+                          flags=re.IGNORECASE)
+            sys.stderr.write("%s - [%s] %s\n" % (
+                self.address_string(), self.log_date_time_string(), line))
+
+    def do_GET(self):
+        self._dispatch("GET")
+
+    def do_POST(self):
+        self._dispatch("POST")
+
+    def _read_body(self):
+        te = self.headers.get("Transfer-Encoding", "")
+        if "chunked" in te.lower():
+            chunks = []
+            while True:
+                line = self.rfile.readline(65537)
+                size = int(line.split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(65537)
+            return b"".join(chunks)
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n > 0 else b""
+
+    def _head(self, status, headers):
+        phrase = self.responses.get(status, ("",))[0]
+        lines = ["HTTP/1.1 %d %s" % (status, phrase),
+                 "Server: " + self.server_version,
+                 "Date: " + self.date_time_string()]
+        lines += ["%s: %s" % h for h in headers]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _send(self, status, ctype, body, extra=()):
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        headers = [("Content-Type", ctype),
+                   ("Content-Length", str(len(body)))] + list(extra)
+        if self.close_connection:
+            headers.append(("Connection", "close"))
+        self.log_request(status, len(body))
+        self._leave()
+        self.wfile.write(self._head(status, headers) + body)
+
+    def _send_json(self, obj, status=200):
+        self._send(status, JSON_CT, jdump(obj))
+
+    # ---- routing --------------------------------------------------------
+
+    def _dispatch(self, method):
+        try:
+            body = self._read_body()
+        except (ValueError, OSError):
+            self.close_connection = True
+            self._send(400, TEXT_CT, "bad request body\n")
+            return
+        raw_path, _, query = self.path.partition("?")
+        path = re.sub("/+", "/", raw_path)
+        if path.startswith("/_emu/"):
+            self._control(method, path, query, body)
+            return
+        spec = None
+        endpoint_path = path
+        if path.startswith("/_fault/"):
+            parts = path.split("/", 3)
+            if len(parts) == 4:
+                spec, endpoint_path = parts[2], "/" + parts[3]
+        endpoint = ENDPOINTS.get(endpoint_path.rstrip("/") or "/")
+        if endpoint is None:
+            self._send(404, TEXT_CT, "not found\n")
+            return
+        active = []
+        if spec is not None:
+            try:
+                active = parse_spec(spec)
+            except FaultError as e:
+                self._send(400, TEXT_CT, "bad fault spec: %s\n" % e)
+                return
+        self._vendor(method, endpoint, path, query, body, spec, active)
+
+    # ---- vendor endpoints -----------------------------------------------
+
+    def _params(self, method, query, body):
+        qparams = parse_qsl(query, keep_blank_values=True)
+        params = {}
+        ctype = (self.headers.get("Content-Type") or "").lower()
+        if method == "POST" and body and (
+                not ctype or "x-www-form-urlencoded" in ctype):
+            for k, v in parse_qsl(body.decode("utf-8", "replace"),
+                                  keep_blank_values=True):
+                params.setdefault(k, v)
+        for k, v in qparams:
+            params.setdefault(k, v)
+        key_in_url = any(k == "apikey" for k, _ in qparams)
+        qkey = next((v for k, v in qparams if k == "apikey"), None)
+        return params, key_in_url, qkey
+
+    def _vendor(self, method, endpoint, path, query, body, spec, active):
+        st = self.server.state
+        params, key_in_url, qkey = self._params(method, query, body)
+        batch = None  # parsed JSON batch body, or None when malformed
+        numbers = []
+        if endpoint == "carrier_batch":
+            key = qkey
+            if method == "POST":
+                try:
+                    data = json.loads(body.decode("utf-8"))
+                except (ValueError, UnicodeDecodeError):
+                    data = None
+                if isinstance(data, dict):
+                    ak, pn = data.get("ApiKey"), data.get("PhoneNumbers")
+                    if isinstance(ak, str):
+                        key = ak
+                        if (isinstance(pn, list)
+                                and all(isinstance(x, str) for x in pn)):
+                            batch = (ak, pn)
+                            numbers = pn
+        else:
+            key = params.get("apikey")
+            if endpoint == "carrier" and params.get("mobile"):
+                numbers = [params["mobile"]]
+        key = key or ""
+
+        entry = {"endpoint": endpoint, "method": method, "path": path,
+                 "query": mask_query(query) if query else "",
+                 "key_in_url": key_in_url, "numbers": len(numbers),
+                 "fault": spec or "", "t": round(time.time(), 6),
+                 "code": None, "status": None}
+        with st.lock:
+            ks = st.key_stats(key)
+            ks.requests[endpoint] += 1
+            ks.numbers_sent += len(numbers)
+            sent = ks.sent
+            for m in numbers:
+                sent[m] = sent.get(m, 0) + 1
+            if key_in_url:
+                ks.key_in_url += 1
+            ks.connections.add(self.conn_id)
+            ks.in_flight += 1
+            if ks.in_flight > ks.max_in_flight:
+                ks.max_in_flight = ks.in_flight
+            entry["n"] = len(ks.log) + 1
+            ks.log.append(entry)
+            if spec is not None:
+                idx = st.fault_counters.get((spec, key), 0)
+                st.fault_counters[(spec, key)] = idx + 1
+                active = [a for a in active if a[2] is None or idx < a[2]]
+            cfg = st.config
+            latency = (cfg["latency_batch_ms"] if endpoint == "carrier_batch"
+                       else cfg["latency_single_ms"])
+        self._inflight = ks
+        try:
+            self._answer(method, endpoint, params, batch, numbers, key, ks,
+                         active, latency, entry)
+        finally:
+            self._leave()
+
+    _inflight = None
+
+    def _leave(self):
+        """End the request's in-flight period (just before its last write,
+        so a strictly sequential client never sees two at once)."""
+        ks = self._inflight
+        if ks is not None:
+            self._inflight = None
+            with self.server.state.lock:
+                ks.in_flight -= 1
+
+    def _answer(self, method, endpoint, params, batch, numbers, key, ks,
+                active, latency, entry):
+        names = [a[0] for a in active]
+        reason_override = None
+        for name, arg, _ in active:
+            if name == "latency":
+                latency = arg
+            elif name == "reason" and reason_override is None:
+                reason_override = arg
+        replace = next((a for a in active if a[0] in REPLACE), None)
+
+        if replace is not None and replace[0] == "hang":
+            entry["status"] = "hang"
+            self._hang()
+            return
+        if replace is not None and replace[0] == "close":
+            if latency:
+                time.sleep(latency / 1000.0)
+            entry["status"] = "close"
+            self.close_connection = True
+            return
+
+        reply = None
+        tree = None
+        fast = None
+        if replace is not None:
+            name, arg = replace[0], replace[1]
+            if name == "minus8":
+                tree = error_obj(-8, reason_override)
+            elif name == "code":
+                tree = error_obj(arg, reason_override)
+            elif name == "wrongshape":
+                tree = {"foo": 1}
+            elif name == "notjson":
+                reply = Reply(200, JSON_CT, b"this is not json")
+            elif name == "html":
+                reply = Reply(200, HTML_CT, (
+                    "<html><head><title>系统维护</title></head><body>"
+                    "<h1>系统维护中</h1><p>Service temporarily unavailable."
+                    "</p></body></html>").encode("utf-8"))
+            elif name == "empty":
+                reply = Reply(200, JSON_CT, b"")
+            else:  # http5xx / 429
+                status = HTTP_FAULTS[name]
+                hdrs = [("Retry-After", "1")] if status in (429, 503) else []
+                phrase = self.responses.get(status, ("",))[0]
+                reply = Reply(status, HTML_CT, (
+                    "<html><body><h1>%d %s</h1></body></html>"
+                    % (status, phrase)).encode("utf-8"), hdrs)
+        else:
+            if endpoint == "carrier":
+                tree = self._do_single(params, ks)
+            elif endpoint == "balance":
+                tree = self._do_balance(params)
+            else:
+                tree, fast = self._do_batch(method, batch, ks)
+
+        if reply is None:
+            if isinstance(tree, dict):
+                entry["code"] = tree.get("code")
+            else:
+                entry["code"] = 0
+            if any(n in TRANSFORM for n in names):
+                if fast is not None:
+                    tree = [batch_element_tree(m, r) for m, r in zip(*fast)]
+                tree = apply_transforms(tree, active, numbers)
+                text = serialize(tree, active)
+            elif fast is not None:
+                text = batch_fast_render(*fast)
+            else:
+                text = jdump(tree)
+            reply = Reply(200, JSON_CT, text.encode("utf-8"))
+            if "textjson" in names:
+                reply.ctype = HTML_CT
+        entry["status"] = reply.status
+
+        if latency:
+            time.sleep(latency / 1000.0)
+        transport = next((n for n in names
+                          if n in ("truncated", "closemid", "drip")), None)
+        if transport is None:
+            self._send(reply.status, reply.ctype, reply.body, reply.headers)
+        elif transport == "truncated":
+            self._send_truncated(reply)
+        elif transport == "closemid":
+            self._send_closemid(reply)
+        else:
+            self._send_drip(reply)
+
+    def _account(self, apikey):
+        """Common apikey checks. Returns (account, None) or (None, error)."""
+        if apikey is None or len(apikey) != 32:
+            return None, error_obj(1)
+        acct = self.server.state.accounts.get(apikey)
+        if acct is None:
+            return None, error_obj(-1)
+        if acct.disabled:
+            return None, error_obj(-6)
+        return acct, None
+
+    def _do_single(self, params, ks):
+        st = self.server.state
+        with st.lock:
+            acct, err = self._account(params.get("apikey"))
+        if err:
+            return err
+        m = params.get("mobile")
+        if not m:
+            return error_obj(1)
+        r = classify(m)
+        if r[0] != 0:
+            return error_obj(r[0])
+        with st.lock:
+            if acct.fee_type == "prepaid" and acct.balance < 1:
+                return error_obj(-5)
+            acct.balance -= 1
+            ks.charged += 1
+        return single_tree(m, r)
+
+    def _do_balance(self, params):
+        st = self.server.state
+        with st.lock:
+            acct, err = self._account(params.get("apikey"))
+            if err:
+                return err
+            return {"code": 0, "reason": "Succ",
+                    "result": {"feeType": FEE_NAMES[acct.fee_type],
+                               "balance": str(acct.balance)}}
+
+    def _do_batch(self, method, batch, ks):
+        """Returns (tree, None) for a request-level answer or
+        (None, (numbers, results)) for an array answer."""
+        if method != "POST":
+            return error_obj(-7), None
+        if batch is None:
+            return error_obj(-9), None
+        ak, pn = batch
+        st = self.server.state
+        with st.lock:
+            acct, err = self._account(ak)
+        if err:
+            return err, None
+        if len(pn) > MAX_BATCH:
+            return error_obj(-10), None
+        if not pn:
+            return error_obj(1), None
+        results = [classify(m) for m in pn]
+        ok = sum(1 for r in results if r[0] == 0)
+        with st.lock:
+            if acct.fee_type == "prepaid" and ok > acct.balance:
+                return error_obj(-5), None
+            acct.balance -= ok
+            ks.charged += ok
+        return None, (pn, results)
+
+    # ---- deliberate transport failures ----------------------------------
+
+    def _client_gone(self):
+        conn = self.connection
+        try:
+            r, _, _ = select.select([conn], [], [], 0.1)
+            if not r:
+                return False
+            if isinstance(conn, ssl.SSLSocket):
+                raw = socket.fromfd(conn.fileno(), socket.AF_INET,
+                                    socket.SOCK_STREAM)
+                try:
+                    data = raw.recv(1, socket.MSG_PEEK)
+                finally:
+                    raw.close()
+            else:
+                data = conn.recv(1, socket.MSG_PEEK)
+            return data == b""
+        except OSError:
+            return True
+
+    def _hang(self):
+        self.close_connection = True
+        deadline = time.monotonic() + HANG_MAX
+        while time.monotonic() < deadline and not self.server.stopping:
+            if self._client_gone():
+                return
+            time.sleep(0.05)
+
+    def _send_truncated(self, reply):
+        self.close_connection = True
+        body = reply.body
+        head = self._head(reply.status, [
+            ("Content-Type", reply.ctype),
+            ("Content-Length", str(len(body)))] + reply.headers)
+        self.log_request(reply.status, len(body))
+        self._leave()
+        self.wfile.write(head + body[:len(body) // 2])
+
+    def _send_closemid(self, reply):
+        self.close_connection = True
+        body = reply.body
+        head = self._head(reply.status, [
+            ("Content-Type", reply.ctype),
+            ("Transfer-Encoding", "chunked")] + reply.headers)
+        part = body[:max(1, len(body) // 2)]
+        self.log_request(reply.status, "-")
+        self._leave()
+        self.wfile.write(head + b"%x\r\n" % len(part) + part + b"\r\n")
+
+    def _send_drip(self, reply):
+        body = reply.body
+        head = self._head(reply.status, [
+            ("Content-Type", reply.ctype),
+            ("Content-Length", str(len(body)))] + reply.headers)
+        self.log_request(reply.status, len(body))
+        try:
+            self.wfile.write(head)
+            for i in range(len(body)):
+                if self.server.stopping:
+                    break
+                time.sleep(DRIP_INTERVAL)
+                if i == len(body) - 1:
+                    self._leave()
+                self.wfile.write(body[i:i + 1])
+        except OSError:
+            self.close_connection = True
+
+    # ---- control API ----------------------------------------------------
+
+    def _control(self, method, path, query, body):
+        st = self.server.state
+        q = dict(parse_qsl(query, keep_blank_values=True))
+        data = {}
+        if body.strip():
+            try:
+                data = json.loads(body.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                self._send_json({"error": "body is not JSON"}, 400)
+                return
+            if not isinstance(data, dict):
+                self._send_json({"error": "body must be a JSON object"}, 400)
+                return
+        name = path[len("/_emu/"):].rstrip("/")
+
+        if name == "health":
+            self._send(200, TEXT_CT, "ok")
+        elif name == "stats" and method == "GET":
+            key = q.get("apikey", "")
+            with st.lock:
+                ks = st.stats.get(key) or KeyStats()
+                acct = st.accounts.get(key)
+                out = {"requests": dict(ks.requests),
+                       "numbers_sent": ks.numbers_sent,
+                       "distinct_numbers": len(ks.sent),
+                       "sent": dict(ks.sent),
+                       "charged": ks.charged,
+                       "balance": acct.balance if acct else None,
+                       "max_in_flight": ks.max_in_flight,
+                       "key_in_url": ks.key_in_url,
+                       "connections": len(ks.connections)}
+            self._send_json(out)
+        elif name == "requests" and method == "GET":
+            key = q.get("apikey", "")
+            with st.lock:
+                ks = st.stats.get(key)
+                log = [dict(e) for e in ks.log] if ks else []
+            self._send_json(log)
+        elif name == "reset" and method == "POST":
+            key = data.get("apikey", q.get("apikey"))
+            if key is None:
+                st.reset_all()
+                self._send_json({"ok": True, "reset": "all"})
+            else:
+                st.reset_key(key)
+                self._send_json({"ok": True, "reset": key})
+        elif name == "accounts" and method == "POST":
+            key = data.get("apikey")
+            if not isinstance(key, str) or len(key) != 32:
+                self._send_json({"error": "apikey must be 32 characters"},
+                                400)
+                return
+            fee = data.get("fee_type")
+            bal = data.get("balance")
+            dis = data.get("disabled")
+            if fee is not None and fee not in FEE_NAMES:
+                self._send_json({"error": "fee_type: prepaid|postpaid"}, 400)
+                return
+            if bal is not None and (not isinstance(bal, int)
+                                    or isinstance(bal, bool)):
+                self._send_json({"error": "balance must be an integer"}, 400)
+                return
+            if dis is not None and not isinstance(dis, bool):
+                self._send_json({"error": "disabled must be a boolean"}, 400)
+                return
+            with st.lock:
+                acct = st.accounts.get(key)
+                if acct is None:
+                    acct = st.accounts[key] = Account(key, "prepaid", 0, False)
+                if fee is not None:
+                    acct.fee_type = fee
+                if bal is not None:
+                    acct.balance = bal
+                if dis is not None:
+                    acct.disabled = dis
+                out = acct.to_json()
+            self._send_json(out)
+        elif name == "accounts" and method == "GET":
+            with st.lock:
+                acct = st.accounts.get(q.get("apikey", ""))
+                out = acct.to_json() if acct else None
+            self._send_json(out, 200 if out else 404)
+        elif name == "config":
+            if method == "POST":
+                new = {}
+                for k in ("latency_single_ms", "latency_batch_ms"):
+                    if k in data:
+                        v = data[k]
+                        if (not isinstance(v, int) or isinstance(v, bool)
+                                or v < 0):
+                            self._send_json({"error": k + " must be an "
+                                             "integer >= 0"}, 400)
+                            return
+                        new[k] = v
+                with st.lock:
+                    st.config.update(new)
+            with st.lock:
+                out = dict(st.config)
+            self._send_json(out)
+        else:
+            self._send(404, TEXT_CT, "not found\n")
+
+
+class EmuServer(ThreadingHTTPServer):
+    # Benchmarks open many connections at once; the default backlog of 5
+    # would drop SYNs and add a 1 s retransmit to a connect.
+    request_queue_size = 128
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+
+    def __init__(self, addr, state, tls_ctx=None, quiet=False):
+        self.state = state
+        self.tls_ctx = tls_ctx
+        self.quiet = quiet
+        self.stopping = False
+        super().__init__(addr, Handler)
+
+    def get_request(self):
+        sock, addr = super().get_request()
+        if self.tls_ctx is not None:
+            # handshake happens lazily in the connection's own thread
+            sock = self.tls_ctx.wrap_socket(sock, server_side=True,
+                                            do_handshake_on_connect=False)
+        return sock, addr
+
+    def handle_error(self, request, client_address):
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (OSError, ssl.SSLError)):
+            return  # client went away / TLS noise: not interesting
+        super().handle_error(request, client_address)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="QXT vendor API emulator")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--port-file")
+    ap.add_argument("--latency-single-ms", type=int, default=0)
+    ap.add_argument("--latency-batch-ms", type=int, default=0)
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
+    ap.add_argument("--quiet", action="store_true")
+    args = ap.parse_args(argv)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        ap.error("the emulator listens on loopback only")
+    tls_ctx = None
+    if args.tls_cert or args.tls_key:
+        if not (args.tls_cert and args.tls_key):
+            ap.error("--tls-cert and --tls-key go together")
+        tls_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls_ctx.load_cert_chain(args.tls_cert, args.tls_key)
+
+    state = State(args.latency_single_ms, args.latency_batch_ms)
+    if args.host == "::1":
+        EmuServer.address_family = socket.AF_INET6
+    server = EmuServer((args.host, args.port), state, tls_ctx, args.quiet)
+    port = server.server_address[1]
+
+    def stop(signum, frame):
+        server.stopping = True
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    if args.port_file:
+        tmp = "%s.tmp.%d" % (args.port_file, os.getpid())
+        with open(tmp, "w") as f:
+            f.write("%d\n" % port)
+        os.replace(tmp, args.port_file)
+    if not args.quiet:
+        sys.stderr.write("qxt emulator listening on %s://%s:%d\n" % (
+            "https" if tls_ctx else "http", args.host, port))
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+        if args.port_file:
+            try:
+                os.unlink(args.port_file)
+            except OSError:
+                pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
