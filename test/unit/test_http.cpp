@@ -1,0 +1,327 @@
+// The transport and the client over real sockets (a tiny local server):
+// keep-alive reuse, retries and what is retried, concurrency, the response
+// cap, cancellation, and the mapping of transport failures to errors.
+#include <curl/curl.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+
+#include "client.hpp"
+#include "errors.hpp"
+#include "http.hpp"
+#include "mini_server.hpp"
+#include "normalize.hpp"
+
+using namespace qxt;
+using qxt_test::http_ok;
+using qxt_test::http_status;
+using qxt_test::MiniReply;
+using qxt_test::MiniRequest;
+using qxt_test::MiniServer;
+
+namespace {
+
+const char* kSingle =
+    R"({"code":0,"reason":"Succ","result":{"res":"1","Mobile":"13972565391","Area":"湖北-宜昌","Init_isp":"移动","Now_isp":"电信"}})";
+
+Settings settings_for(const MiniServer& s) {
+  Settings st;
+  st.apikey = "0123456789abcdef0123456789abcdef";
+  st.http.base_url = s.url();
+  st.http.max_retries = 2;
+  st.http.timeout_ms = 5000;
+  return st;
+}
+
+MiniReply send(std::string bytes) { return {MiniReply::Send, std::move(bytes)}; }
+
+ErrorKind kind_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const QxtError& e) {
+    return e.error().kind;
+  }
+  ADD_FAILURE() << "no error";
+  return ErrorKind::Internal;
+}
+
+std::string batch_answer(const std::string& body) {
+  // Echo each requested number as a successful, unported answer.
+  std::string out = "[";
+  std::size_t pos = body.find('[');
+  bool first = true;
+  while ((pos = body.find('"', pos)) != std::string::npos) {
+    std::string num = body.substr(pos + 1, 11);
+    pos += 13;
+    if (!first) out += ',';
+    first = false;
+    out += R"({"code":0,"reason":"Succ","result":{"res":"0","Mobile":")" + num +
+           R"(","Area":"广东-深圳","Init_Isp":"移动","Now_Isp":"移动"}})";
+  }
+  return out + "]";
+}
+
+}  // namespace
+
+TEST(Backoff, GrowsWithJitterAndHonoursRetryAfter) {
+  for (unsigned r : {0u, 1u, 12345u, 0xffffffffu}) {
+    long a1 = backoff_ms(1, -1, r), a2 = backoff_ms(2, -1, r), a5 = backoff_ms(5, -1, r);
+    EXPECT_GE(a1, 100);
+    EXPECT_LE(a1, 200);
+    EXPECT_GE(a2, 200);
+    EXPECT_LE(a2, 400);
+    EXPECT_LE(a5, 3000);
+    EXPECT_GE(backoff_ms(1, 2, r), 2000);
+    EXPECT_LE(backoff_ms(1, 60, r), 5000);
+  }
+}
+
+TEST(Transient, OnlyFailuresWorthRepeating) {
+  Transfer t;
+  for (CURLcode c : {CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_GOT_NOTHING,
+                     CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_PARTIAL_FILE}) {
+    t.curl_code = c;
+    EXPECT_TRUE(is_transient_transfer(t)) << c;
+  }
+  t.curl_code = CURLE_OPERATION_TIMEDOUT;
+  t.connected = false;
+  EXPECT_TRUE(is_transient_transfer(t)) << "a connect timeout sent nothing";
+  t.connected = true;
+  EXPECT_FALSE(is_transient_transfer(t)) << "a request timeout may have been charged";
+  for (CURLcode c : {CURLE_PEER_FAILED_VERIFICATION, CURLE_WRITE_ERROR, CURLE_URL_MALFORMAT}) {
+    t.curl_code = c;
+    EXPECT_FALSE(is_transient_transfer(t)) << c;
+  }
+}
+
+TEST(Classify, EveryTransportFailureHasItsKindAndNeverTheKey) {
+  HttpConfig cfg;
+  cfg.base_url = "http://127.0.0.1:1";
+  struct Case {
+    CURLcode code;
+    bool connected;
+    ErrorKind kind;
+  } cases[] = {
+      {CURLE_COULDNT_CONNECT, false, ErrorKind::ConnectFailed},
+      {CURLE_COULDNT_RESOLVE_HOST, false, ErrorKind::ConnectFailed},
+      {CURLE_OPERATION_TIMEDOUT, false, ErrorKind::ConnectFailed},
+      {CURLE_OPERATION_TIMEDOUT, true, ErrorKind::Timeout},
+      {CURLE_PEER_FAILED_VERIFICATION, true, ErrorKind::TlsFailure},
+      {CURLE_SSL_CONNECT_ERROR, true, ErrorKind::TlsFailure},
+      {CURLE_GOT_NOTHING, true, ErrorKind::ConnectionLost},
+      {CURLE_PARTIAL_FILE, true, ErrorKind::ConnectionLost},
+      {CURLE_RECV_ERROR, true, ErrorKind::ConnectionLost},
+      {CURLE_FILESIZE_EXCEEDED, true, ErrorKind::ResponseTooLarge},
+  };
+  for (const Case& c : cases) {
+    Transfer t;
+    t.curl_code = c.code;
+    t.connected = c.connected;
+    t.curl_error = curl_easy_strerror(c.code);
+    TransferVerdict v;
+    ASSERT_FALSE(classify_transfer(t, Endpoint::Carrier, cfg, v));
+    EXPECT_EQ(v.error.kind, c.kind) << c.code;
+    EXPECT_EQ(v.error.sqlstate, sqlstate_of(c.kind));
+    EXPECT_FALSE(v.error.message.empty());
+    EXPECT_FALSE(v.error.hint.empty());
+    EXPECT_NE(v.error.detail.find("/carrier"), std::string::npos);
+  }
+  Transfer t;
+  TransferVerdict v;
+  for (long status : {500L, 502L, 503L, 429L}) {
+    t.http_status = status;
+    ASSERT_FALSE(classify_transfer(t, Endpoint::Balance, cfg, v));
+    EXPECT_TRUE(v.retry) << status;
+    EXPECT_EQ(v.error.sqlstate, "QX102");
+  }
+  for (long status : {301L, 400L, 403L, 404L}) {
+    t.http_status = status;
+    ASSERT_FALSE(classify_transfer(t, Endpoint::Balance, cfg, v));
+    EXPECT_FALSE(v.retry) << status;
+  }
+  t.http_status = 200;
+  EXPECT_TRUE(classify_transfer(t, Endpoint::Balance, cfg, v));
+}
+
+TEST(Transport, ReusesOneConnectionAcrossCallsAndPostsTheKeyInTheBody) {
+  std::string last_head, last_body;
+  MiniServer srv([&](const MiniRequest& r, int) {
+    last_head = r.head;
+    last_body = r.body;
+    return send(http_ok(kSingle));
+  });
+  Client client;
+  Settings s = settings_for(srv);
+  for (int i = 0; i < 5; ++i) {
+    CarrierRecord r = client.carrier(s, "13972565391", nullptr);
+    EXPECT_EQ(r.res, 1);
+    EXPECT_EQ(r.now_isp, "电信");
+  }
+  EXPECT_EQ(srv.requests(), 5);
+  EXPECT_EQ(srv.connections(), 1);
+  EXPECT_EQ(client.pool().connections_opened(), 1);
+  EXPECT_EQ(last_head.rfind("POST /carrier HTTP/1.1", 0), 0u) << last_head;
+  EXPECT_EQ(last_head.find(s.apikey), std::string::npos) << "key in the request line or headers";
+  EXPECT_EQ(last_body, "apikey=" + s.apikey + "&mobile=13972565391");
+}
+
+TEST(Transport, RetriesServerErrorsAndMinus8ThenSucceeds) {
+  MiniServer srv([&](const MiniRequest&, int i) {
+    if (i == 0) return send(http_status(503));
+    if (i == 1) return send(http_ok(R"({"code":-8,"reason":"系统错误"})"));
+    return send(http_ok(kSingle));
+  });
+  Client client;
+  EXPECT_EQ(client.carrier(settings_for(srv), "13972565391", nullptr).res, 1);
+  EXPECT_EQ(srv.requests(), 3);
+}
+
+TEST(Transport, GivesUpAfterMaxRetries) {
+  MiniServer srv([&](const MiniRequest&, int) { return send(http_ok(R"({"code":-8,"reason":"x"})")); });
+  Client client;
+  Settings s = settings_for(srv);
+  s.http.max_retries = 1;
+  EXPECT_EQ(kind_of([&] { client.carrier(s, "13972565391", nullptr); }),
+            ErrorKind::VendorSystemError);
+  EXPECT_EQ(srv.requests(), 2);
+}
+
+TEST(Transport, DoesNotRetryWhatRetryingCannotFix) {
+  for (const char* body : {R"({"code":-1,"reason":"x"})", R"({"code":-5,"reason":"x"})",
+                           R"({"code":-6,"reason":"x"})", "<html>oops</html>"}) {
+    MiniServer srv([&](const MiniRequest&, int) { return send(http_ok(body)); });
+    Client client;
+    EXPECT_THROW(client.carrier(settings_for(srv), "13972565391", nullptr), QxtError);
+    EXPECT_EQ(srv.requests(), 1) << body;
+  }
+}
+
+TEST(Transport, ABrokenConnectionIsRetriedOnAFreshOne) {
+  MiniServer srv([&](const MiniRequest&, int i) {
+    if (i == 0) return MiniReply{MiniReply::Close, ""};
+    return send(http_ok(kSingle));
+  });
+  Client client;
+  EXPECT_EQ(client.carrier(settings_for(srv), "13972565391", nullptr).res, 1);
+  EXPECT_EQ(srv.requests(), 2);
+  EXPECT_EQ(srv.connections(), 2);
+}
+
+TEST(Transport, ResponseCapIsEnforced) {
+  std::string big(300000, ' ');
+  MiniServer srv([&](const MiniRequest&, int) { return send(http_ok(big + kSingle)); });
+  Client client;
+  Settings s = settings_for(srv);
+  s.http.max_response_bytes = 100000;
+  EXPECT_EQ(kind_of([&] { client.carrier(s, "13972565391", nullptr); }),
+            ErrorKind::ResponseTooLarge);
+  EXPECT_EQ(srv.requests(), 1);
+}
+
+TEST(Transport, TimeoutIsNotRetried) {
+  MiniServer srv([&](const MiniRequest&, int) { return MiniReply{MiniReply::Hang, ""}; });
+  Client client;
+  Settings s = settings_for(srv);
+  s.http.timeout_ms = 200;
+  EXPECT_EQ(kind_of([&] { client.carrier(s, "13972565391", nullptr); }), ErrorKind::Timeout);
+  EXPECT_EQ(srv.requests(), 1);
+}
+
+TEST(Transport, ConnectionRefusedIsRetriedThenReported) {
+  Client client;
+  Settings s;
+  s.apikey = "k";
+  s.http.base_url = "http://127.0.0.1:1";
+  s.http.max_retries = 1;
+  EXPECT_EQ(kind_of([&] { client.balance(s, nullptr); }), ErrorKind::ConnectFailed);
+}
+
+namespace {
+std::atomic<bool> g_cancel{false};
+bool cancel_flag() { return g_cancel.load(); }
+}  // namespace
+
+TEST(Transport, CancelAbandonsEveryTransferInFlight) {
+  MiniServer srv([&](const MiniRequest&, int) { return MiniReply{MiniReply::Hang, ""}; });
+  Client client;
+  Settings s = settings_for(srv);
+  s.http.timeout_ms = 60000;
+  s.http.concurrency = 8;
+  s.batch_size = 10;
+  std::vector<std::uint64_t> keys;
+  for (int i = 1; i <= 80; ++i) keys.push_back(13900000000ULL + i);
+  BatchJob job(keys.data(), keys.size(), s.batch_size);
+  g_cancel = false;
+  std::thread canceller([] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    g_cancel = true;
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(kind_of([&] { client.batch(s, job, cancel_flag); }), ErrorKind::Cancelled);
+  auto waited = std::chrono::steady_clock::now() - t0;
+  canceller.join();
+  // The hang would last a minute; the cancel ends it (a generous bound:
+  // the real figure is measured by the benchmark, not here).
+  EXPECT_LT(waited, std::chrono::seconds(5));
+  EXPECT_EQ(srv.max_in_flight(), 8);
+  EXPECT_EQ(job.answered(), 0u);
+  g_cancel = false;
+}
+
+TEST(Transport, BatchRunsAtTheConfiguredConcurrencyAndAnswersEveryNumber) {
+  MiniServer srv([&](const MiniRequest& r, int) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return send(http_ok(batch_answer(r.body)));
+  });
+  Client client;
+  Settings s = settings_for(srv);
+  s.http.concurrency = 4;
+  s.batch_size = 100;
+  std::vector<std::uint64_t> keys;
+  for (int i = 1; i <= 1000; ++i) keys.push_back(13900000000ULL + i);
+  keys.push_back(keys[0]);  // a duplicate is not sent again
+  BatchJob job(keys.data(), keys.size(), s.batch_size);
+  client.batch(s, job, nullptr);
+  EXPECT_EQ(srv.requests(), 10);
+  EXPECT_EQ(srv.max_in_flight(), 4);
+  EXPECT_LE(srv.connections(), 4);
+  EXPECT_EQ(job.answered(), 1000u);
+  for (auto k : keys) {
+    const CompactResult* r = job.result_for(k);
+    ASSERT_NE(r, nullptr);
+    EXPECT_EQ(r->code, 0);
+    EXPECT_EQ(job.text(r->area), "广东-深圳");
+  }
+}
+
+TEST(Transport, AccountLevelFailureStopsTheBatchAtOnce) {
+  MiniServer srv([&](const MiniRequest&, int) {
+    return send(http_ok(R"({"code":-5,"reason":"余额不足"})"));
+  });
+  Client client;
+  Settings s = settings_for(srv);
+  s.http.concurrency = 1;
+  s.batch_size = 10;
+  std::vector<std::uint64_t> keys;
+  for (int i = 1; i <= 100; ++i) keys.push_back(13900000000ULL + i);
+  BatchJob job(keys.data(), keys.size(), s.batch_size);
+  EXPECT_EQ(kind_of([&] { client.batch(s, job, nullptr); }), ErrorKind::BalanceExhausted);
+  EXPECT_EQ(srv.requests(), 1) << "no request may follow an exhausted balance";
+}
+
+TEST(Client, NoKeyMeansNothingSent) {
+  MiniServer srv([&](const MiniRequest&, int) { return send(http_ok(kSingle)); });
+  Client client;
+  Settings s = settings_for(srv);
+  s.apikey.clear();
+  EXPECT_EQ(kind_of([&] { client.carrier(s, "13972565391", nullptr); }), ErrorKind::NoApiKey);
+  EXPECT_EQ(srv.requests(), 0);
+}
+
+TEST(Client, AnAnswerForAnotherNumberIsRefused) {
+  MiniServer srv([&](const MiniRequest&, int) { return send(http_ok(kSingle)); });
+  Client client;
+  EXPECT_EQ(kind_of([&] { client.carrier(settings_for(srv), "13972565397", nullptr); }),
+            ErrorKind::BatchMismatch);
+}
