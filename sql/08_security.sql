@@ -64,5 +64,21 @@ REVOKE EXECUTE ON FUNCTION qxt_carrier(text), qxt_carrier_batch(text[]), qxt_bal
 \! test/emulator/emuctl stats regress_security_000000000000001 | python3 -c 'import json,sys; s=json.load(sys.stdin); print("key_in_url", s["key_in_url"], "requests", sum(s["requests"].values()))'
 \! test/emulator/emuctl requests regress_security_000000000000001 | python3 -c 'import json,sys; print(sorted({json.loads(l)["method"] for l in sys.stdin}))'
 
+-- Where the library is not loaded, PostgreSQL stores a role setting without
+-- asking the extension; such a key is then never used (and a WARNING says
+-- why) when the library loads in that role's session.
+\c
+ALTER ROLE qxt_regress_analyst PASSWORD 'regress-only';
+ALTER ROLE qxt_regress_analyst SET qxt.apikey = 'regress_rolekey_0000000000000001';
+GRANT EXECUTE ON FUNCTION qxt_balance() TO qxt_regress_analyst;
+\c "dbname=contrib_regression user=qxt_regress_analyst password=regress-only host=localhost"
+SELECT current_user;
+SELECT qxt_try($$SELECT * FROM qxt_balance()$$);
+\c - postgres
+ALTER ROLE qxt_regress_analyst RESET qxt.apikey;
+ALTER ROLE qxt_regress_analyst PASSWORD NULL;
+REVOKE EXECUTE ON FUNCTION qxt_balance() FROM qxt_regress_analyst;
+\! test/emulator/emuctl sent regress_rolekey_0000000000000001
+
 ALTER SYSTEM RESET qxt.apikey;
 SELECT pg_reload_conf();
