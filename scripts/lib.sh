@@ -37,6 +37,18 @@ _loopback="127.0.0.1,localhost,::1"
 export no_proxy="${no_proxy:+$no_proxy,}$_loopback"
 export NO_PROXY="${NO_PROXY:+$NO_PROXY,}$_loopback"
 
+# A UTF-8 locale whatever the machine's default, so the clusters we create
+# are UTF8 and psql lays out the vendor's Chinese text the same everywhere
+# (Debian always has C.UTF-8).
+export LANG=C.UTF-8 LC_ALL=C.UTF-8
+unset LANGUAGE
+export PGCLIENTENCODING=UTF8
+
+# Options for every throwaway cluster: PostgreSQL 15, in a temporary
+# directory even as root (no clash with /etc/postgresql/15/regress or with
+# another run), UTF8.
+PG_VIRTUALENV_OPTS=(-t -v "$PG_MAJOR" -c "--locale=C.UTF-8")
+
 # Colour-free, timestamp-free log lines on stderr.
 say() { printf '==> %s\n' "$*" >&2; }
 warn() { printf '!!! %s\n' "$*" >&2; }

@@ -131,7 +131,7 @@ run_regress() {
     (
         python3_shim "$TMP"
         export QXT_EMU_URL
-        pg_virtualenv -t -v "$PG_MAJOR" \
+        pg_virtualenv "${PG_VIRTUALENV_OPTS[@]}" \
             make installcheck PG_CONFIG="$PG_CONFIG" </dev/null
     ) >"$LOGDIR/regress.log" 2>&1
     local rc=$?
@@ -220,6 +220,7 @@ run_fuzz() {
     # Only the fuzz targets: the sanitized unit tests are not needed here.
     if ! run_logged "$LOGDIR/fuzz-build.log" bash -c '
             CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz \
+                -DCMAKE_CXX_COMPILER=clang++-14 \
                 -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQXT_FUZZ=ON &&
             cmake --build build-fuzz -j2 --target "$@"' _ "${targets[@]}"; then
         record fuzz 0 1 "$start" "build failed"

@@ -831,6 +831,20 @@ class Control(Base):
         self.assertEqual(st, 404)
         self.assertEqual(int(h["content-length"]), len(b))
 
+    def test_connections_count_keep_alive_reuse(self):
+        key = self.account(balance=100)
+        c = self.conn()
+        for _ in range(3):
+            st, _, b = self.raw("POST", "/carrier",
+                                urllib.parse.urlencode({"apikey": key, "mobile": "13972565391"}),
+                                {"Content-Type": "application/x-www-form-urlencoded"}, conn=c)
+            self.assertEqual(json.loads(b)["code"], 0)
+        c.close()
+        self.get("/balance", apikey=key)
+        s = self.stats(key)
+        self.assertEqual(sum(s["requests"].values()), 4)
+        self.assertEqual(s["connections"], 2)
+
     def test_stats_shape(self):
         key = self.account(balance=100)
         self.get("/carrier", apikey=key, mobile="13972565391")
@@ -842,7 +856,7 @@ class Control(Base):
             "numbers_sent": 5, "distinct_numbers": 3,
             "sent": {"13972565391": 3, "13972560000": 1, "1": 1},
             "charged": 3, "balance": 97, "max_in_flight": 1,
-            "key_in_url": 2})
+            "key_in_url": 2, "connections": 4})
         unknown = self.stats("q" * 32)
         self.assertEqual(unknown["requests"], {"carrier": 0,
                                                "carrier_batch": 0,
@@ -1045,7 +1059,7 @@ class Emuctl(Base):
                          "distinct=2 charged=2\n")
         self.assertEqual(
             self.emuctl("stats", key),
-            '{"balance":8,"charged":2,"distinct_numbers":2,"key_in_url":2,'
+            '{"balance":8,"charged":2,"connections":3,"distinct_numbers":2,"key_in_url":2,'
             '"max_in_flight":1,"numbers_sent":3,"requests":{"balance":1,'
             '"carrier":1,"carrier_batch":1},"sent":{"13972560000":1,'
             '"13972565391":2}}\n')
