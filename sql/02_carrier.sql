@@ -44,3 +44,9 @@ ORDER BY c.id;
 
 -- Every call of this session went over one kept-alive connection.
 \! test/emulator/emuctl stats regress_carrier_0000000000000001 | python3 -c 'import json,sys; s=json.load(sys.stdin); print("requests", sum(s["requests"].values()), "connections", s["connections"])'
+-- qxt.reuse_connections = off: every request on a connection of its own.
+SET qxt.reuse_connections = off;
+SELECT res FROM qxt_carrier('13972565391');
+SELECT res FROM qxt_carrier('13972565391');
+RESET qxt.reuse_connections;
+\! test/emulator/emuctl stats regress_carrier_0000000000000001 | python3 -c 'import json,sys; s=json.load(sys.stdin); print("requests", sum(s["requests"].values()), "connections", s["connections"])'

@@ -190,6 +190,10 @@ struct HttpPool::Impl {
     setopt(e, CURLOPT_TIMEOUT_MS, cfg.timeout_ms);
     setopt(e, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(cfg.max_response_bytes));
     setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    if (!cfg.reuse_connections) {
+      setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+      setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    }
     setopt(e, CURLOPT_TCP_NODELAY, 1L);
     setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     setopt(e, CURLOPT_SSL_VERIFYPEER, cfg.tls_verify ? 1L : 0L);

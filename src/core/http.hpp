@@ -25,6 +25,7 @@ struct HttpConfig {
   std::string proxy;            // empty: direct (environment proxies ignored)
   int max_retries = 2;          // further attempts after the first
   int concurrency = 1;          // requests in flight at once
+  bool reuse_connections = true;  // keep-alive across requests and calls
 };
 
 struct HttpRequest {

@@ -13,6 +13,7 @@ int g_max_retries = 2;
 int g_batch_size = 1000;
 int g_batch_concurrency = 4;
 bool g_tls_verify = true;
+bool g_reuse_connections = true;
 
 // Role and database settings are readable by every user (pg_roles.rolconfig,
 // pg_db_role_setting), so the key may never come from one: refuse it when
@@ -78,6 +79,11 @@ void qxt_guc_init(void) {
   DefineCustomBoolVariable("qxt.tls_verify",
                            "Verify the vendor's TLS certificate and host name.", nullptr,
                            &g_tls_verify, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomBoolVariable("qxt.reuse_connections",
+                           "Keep connections to the vendor alive and reuse them across calls.",
+                           "Turn off only to diagnose a proxy or load balancer that mishandles "
+                           "kept-alive connections: every request then pays a new connection.",
+                           &g_reuse_connections, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
   DefineCustomIntVariable("qxt.timeout_ms", "Time limit of one request to the vendor.", nullptr,
                           &g_timeout_ms, 10000, 100, 600000, PGC_USERSET, GUC_UNIT_MS, nullptr,
                           nullptr, nullptr);
@@ -110,6 +116,7 @@ QxtGucSnapshot qxt_guc_snapshot(void) {
   g.batch_size = g_batch_size;
   g.batch_concurrency = g_batch_concurrency;
   g.tls_verify = g_tls_verify;
+  g.reuse_connections = g_reuse_connections;
   return g;
 }
 
@@ -125,5 +132,6 @@ void qxt_fill_settings(const QxtGucSnapshot& g, qxt::Settings& s) {
   s.http.max_retries = g.max_retries;
   s.http.concurrency = g.batch_concurrency;
   s.http.tls_verify = g.tls_verify;
+  s.http.reuse_connections = g.reuse_connections;
   s.batch_size = static_cast<std::size_t>(g.batch_size);
 }

@@ -15,6 +15,7 @@ struct QxtGucSnapshot {
   int batch_size;
   int batch_concurrency;
   bool tls_verify;
+  bool reuse_connections;
 };
 void qxt_guc_init(void);
 QxtGucSnapshot qxt_guc_snapshot(void);

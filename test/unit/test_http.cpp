@@ -325,3 +325,12 @@ TEST(Client, AnAnswerForAnotherNumberIsRefused) {
   EXPECT_EQ(kind_of([&] { client.carrier(settings_for(srv), "13972565397", nullptr); }),
             ErrorKind::BatchMismatch);
 }
+
+TEST(Transport, ReuseCanBeTurnedOff) {
+  MiniServer srv([&](const MiniRequest&, int) { return send(http_ok(kSingle)); });
+  Client client;
+  Settings s = settings_for(srv);
+  s.http.reuse_connections = false;
+  for (int i = 0; i < 3; ++i) client.carrier(s, "13972565391", nullptr);
+  EXPECT_EQ(srv.connections(), 3);
+}
