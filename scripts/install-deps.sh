@@ -10,6 +10,8 @@ PACKAGES=(
     build-essential g++ make cmake pkg-config curl ca-certificates python3
     postgresql-15 postgresql-server-dev-15 postgresql-common postgresql-contrib
     libcurl4-openssl-dev nlohmann-json3-dev libgtest-dev
+    # test fixtures: a throwaway certificate for the HTTPS emulator
+    openssl
     # fuzzing (libFuzzer + sanitizer runtimes)
     clang-14 libclang-rt-14-dev
     # later benchmarks and tests

@@ -131,6 +131,59 @@ stop_emulator() {
     fi
 }
 
+# start_fixtures WORKDIR: the emulator (start_emulator), plus what the
+# network tests need, all on 127.0.0.1: a second emulator serving HTTPS with
+# a throwaway self-signed certificate, and a listener that never accepts
+# (for connect timeouts).  Exports QXT_EMU_URL, QXT_EMU_TLS_URL, QXT_EMU_CA
+# and QXT_BLACKHOLE_URL.
+TLS_EMU_PID=""
+BH_PID=""
+start_fixtures() {
+    local dir="$1"
+    start_emulator "$dir" || return 1
+    local tls="$dir/tls"
+    mkdir -p "$tls"
+    chmod 755 "$dir" "$tls"
+    if ! openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
+            -addext "subjectAltName=IP:127.0.0.1" \
+            -keyout "$tls/key.pem" -out "$tls/cert.pem" >"$tls/openssl.log" 2>&1; then
+        warn "could not make a test certificate:"; cat "$tls/openssl.log" >&2
+        return 1
+    fi
+    chmod 644 "$tls/cert.pem" "$tls/key.pem"
+    rm -f "$tls/port" "$dir/bh.port"
+    "$PY" "$ROOT/test/emulator/qxt_emulator.py" --host 127.0.0.1 --port 0 \
+        --port-file "$tls/port" --quiet --tls-cert "$tls/cert.pem" --tls-key "$tls/key.pem" \
+        </dev/null >"$dir/emulator-tls.log" 2>&1 &
+    TLS_EMU_PID=$!
+    "$PY" "$ROOT/test/emulator/blackhole.py" --port-file "$dir/bh.port" \
+        </dev/null >"$dir/blackhole.log" 2>&1 &
+    BH_PID=$!
+    local i
+    for i in $(seq 1 100); do
+        [ -s "$tls/port" ] && [ -s "$dir/bh.port" ] && break
+        sleep 0.1
+    done
+    if [ ! -s "$tls/port" ] || [ ! -s "$dir/bh.port" ]; then
+        warn "the HTTPS emulator or the blackhole listener did not start"
+        cat "$dir/emulator-tls.log" "$dir/blackhole.log" >&2
+        return 1
+    fi
+    export QXT_EMU_TLS_URL="https://127.0.0.1:$(tr -dc '0-9' <"$tls/port")"
+    export QXT_EMU_CA="$tls/cert.pem"
+    export QXT_BLACKHOLE_URL="http://127.0.0.1:$(tr -dc '0-9' <"$dir/bh.port")"
+}
+
+# stop_fixtures: stops everything start_fixtures started.
+stop_fixtures() {
+    local p
+    for p in "$TLS_EMU_PID" "$BH_PID"; do
+        [ -n "$p" ] && { kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; } || true
+    done
+    TLS_EMU_PID=""; BH_PID=""
+    stop_emulator
+}
+
 # python3_shim DIR: puts a python3 -> $PY link in DIR/bin and that directory
 # first on PATH, so scripts with "#!/usr/bin/env python3" (emuctl) run with
 # the same interpreter as the emulator.

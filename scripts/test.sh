@@ -38,7 +38,7 @@ TMP="$(mktemp -d -t qxt-test.XXXXXX)"
 chmod 755 "$TMP"
 
 cleanup() {
-    stop_emulator
+    stop_fixtures
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -120,8 +120,8 @@ run_regress() {
         record regress 0 1 "$start" "make install failed"
         return
     fi
-    say "regress: starting the emulator"
-    if ! start_emulator "$TMP"; then
+    say "regress: starting the emulator (HTTP and HTTPS) and the blackhole listener"
+    if ! start_fixtures "$TMP"; then
         record regress 0 1 "$start" "emulator did not start"
         return
     fi
@@ -130,12 +130,12 @@ run_regress() {
     # emuctl ("#!/usr/bin/env python3") runs with the emulator's python.
     (
         python3_shim "$TMP"
-        export QXT_EMU_URL
+        export QXT_EMU_URL QXT_EMU_TLS_URL QXT_EMU_CA QXT_BLACKHOLE_URL
         pg_virtualenv "${PG_VIRTUALENV_OPTS[@]}" \
             make installcheck PG_CONFIG="$PG_CONFIG" </dev/null
     ) >"$LOGDIR/regress.log" 2>&1
     local rc=$?
-    stop_emulator
+    stop_fixtures
     cp "$TMP/emulator.log" "$LOGDIR/emulator-regress.log" 2>/dev/null
 
     local total="" failed=""

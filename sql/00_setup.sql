@@ -51,7 +51,7 @@ EXCEPTION WHEN OTHERS THEN
   out := st || ': ' || msg;
   IF coalesce(det, '') <> '' THEN
     out := out || E'\n  DETAIL: ' || regexp_replace(regexp_replace(det,
-             '127\.0\.0\.1:[0-9]+', '127.0.0.1:PORT', 'g'),
+             '127\.0\.0\.1(:| port )[0-9]+', '127.0.0.1\1PORT', 'g'),
              '(after|timed out after|Timeout was reached after|with) [0-9]+ (ms|milliseconds|out of [0-9-]+ bytes received|bytes)', '\1 N \2', 'g');
   END IF;
   IF coalesce(hnt, '') <> '' THEN
