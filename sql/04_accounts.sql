@@ -14,6 +14,29 @@ SELECT * FROM qxt_balance();
 SELECT qxt_try($$SELECT qxt_carrier('13972565391')$$);
 \! test/emulator/emuctl sent regress_acct_0000000000000000001
 
+-- The balance runs out in the middle of a batch: the vendor's -5 stops it at
+-- once, no further request is sent (concurrency 1, three numbers a request).
+\! test/emulator/emuctl reset regress_acct_0000000000000000002
+\! test/emulator/emuctl account regress_acct_0000000000000000002 --balance 4
+SET qxt.apikey = 'regress_acct_0000000000000000002';
+SET qxt.batch_size = 3;
+SET qxt.batch_concurrency = 1;
+SELECT qxt_try($$SELECT * FROM qxt_carrier_batch(ARRAY(SELECT '1380013800' || g FROM generate_series(1, 9) g))$$);
+\! test/emulator/emuctl sent regress_acct_0000000000000000002
+-- The same for a key the vendor rejects (one request, concurrency 1); with
+-- four in flight, the requests already started end and none follows.
+\! test/emulator/emuctl reset ffffffffffffffffffffffffffffffff
+SET qxt.apikey = 'ffffffffffffffffffffffffffffffff';
+SELECT qxt_state($$SELECT * FROM qxt_carrier_batch(ARRAY(SELECT '1380013800' || g FROM generate_series(1, 9) g))$$);
+\! test/emulator/emuctl sent ffffffffffffffffffffffffffffffff
+\! test/emulator/emuctl reset disabled000000000000000000000000
+SET qxt.apikey = 'disabled000000000000000000000000';
+SET qxt.batch_concurrency = 4;
+SELECT qxt_state($$SELECT * FROM qxt_carrier_batch(ARRAY(SELECT '1380013800' || g FROM generate_series(1, 9) g))$$);
+\! test/emulator/emuctl sent disabled000000000000000000000000
+RESET qxt.batch_size;
+RESET qxt.batch_concurrency;
+
 -- Postpaid: the balance is negative and keeps going down.
 SET qxt.apikey = 'postpaid000000000000000000000000';
 SELECT fee_type, balance < 0 AS negative FROM qxt_balance();
