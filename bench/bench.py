@@ -447,10 +447,13 @@ def run_single(args, res):
 def run_memory(args, res):
     url = args.zero_url
     n = args.rss_numbers
-    gen = ("ARRAY(SELECT '139' || lpad(g::text, 8, '0') FROM generate_series(1, %d) g "
-           "WHERE g %% 10000 <> 0)" % (n + n // 9999 + 1))
-    # exactly n numbers: cut the array
-    arr_sql = "(%s)[1:%d]" % (gen, n)
+    top = n + n // 9999          # generate_series(1, top) minus multiples of 10000 = n numbers
+    while top - top // 10000 < n:
+        top += 1
+    while top - top // 10000 > n:
+        top -= 1
+    arr_sql = ("ARRAY(SELECT '139' || lpad(g::text, 8, '0') FROM generate_series(1, %d) g "
+               "WHERE g %% 10000 <> 0)" % top)
     q = "SELECT count(*), count(res) FROM qxt_carrier_batch(%s)" % arr_sql
     conn, cur = connect()
     key = new_account(url, "rss")
