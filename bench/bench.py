@@ -438,9 +438,14 @@ def run_single(args, res):
     base = out["emulator_curl"]["p50_ms"]
     out["added_p50_ms_reuse_on"] = out["reuse_on"]["p50_ms"] - base
     out["added_p50_ms_reuse_off"] = out["reuse_off"]["p50_ms"] - base
-    # cross-check from the per-row sample at the vendor's latency
+    # cross-check at the vendor's latency: the per-row sample against curl there
     row = next(r for r in res["table"] if r["method"] == "qxt_carrier per row")
-    out["latency_emulator_p50_minus_single_ms"] = row["call_p50_ms"] - args.single_ms
+    key = new_account(args.lat_url, "curl")
+    lt, _ = curl_latency(args.lat_url, key, distinct_numbers(args.lat_curl_n + 1, 90000000))
+    lt = lt[1:]
+    out["latency_emulator"] = {"curl_p50_ms": pct(lt, 50) * 1000, "curl_calls": len(lt),
+                               "qxt_p50_ms": row["call_p50_ms"],
+                               "added_p50_ms": row["call_p50_ms"] - pct(lt, 50) * 1000}
     res["single"] = out
 
 
@@ -474,16 +479,15 @@ def run_memory(args, res):
            "hwm_after_kb": m1["VmHWM"], "rss_after_kb": m1["VmRSS"],
            "growth_mb": (m1["VmHWM"] - m0["VmRSS"]) / 1024.0}
 
-    # cancelled half way: 50 ms per batch request, statement_timeout at half
-    cur.execute("SELECT cardinality(%s)" % arr_sql)
-    t0 = time.perf_counter()
-    cur.execute("SELECT cardinality(%s)" % arr_sql)
-    build = time.perf_counter() - t0
+    # cancelled about half way: 50 ms per batch request; the call then takes
+    # about wall1 (array, normalising, emulator work) + ceil(chunks/c) x 50 ms,
+    # of which the requests are most; (wall1 + that) / 2 lands near the middle
+    # of them (the report says how many were sent).
     chunks = math.ceil(n / 1000)
     cur.execute("SHOW qxt.batch_concurrency")
     conc = int(cur.fetchone()[0])
     full = math.ceil(chunks / conc) * 0.050
-    timeout_ms = int((build + full / 2) * 1000)
+    timeout_ms = int((wall1 + full) / 2 * 1000)
     key2 = new_account(url, "rsc")
     configure(cur, url + "/_fault/latency=50", key2)
     cur.execute("SET statement_timeout = %d" % timeout_ms)
@@ -564,7 +568,7 @@ def print_report(args, res):
                                                       args.batch_ms))
     print("pipeline bound = ceil(ceil(%d/1000) / concurrency) x %.2f s" % (inp["distinct"], args.batch_ms / 1000))
     print()
-    hdr = "%-44s %9s %9s %11s %14s %13s" % ("method", "numbers", "wall s", "numbers/s",
+    hdr = "%-56s %9s %9s %11s %14s %13s" % ("method", "numbers", "wall s", "numbers/s",
                                              "ratio to bound", "numbers paid")
     print(hdr)
     print("-" * len(hdr))
@@ -581,7 +585,7 @@ def print_report(args, res):
             name = "qxt_carrier_batch  concurrency %d" % r["concurrency"]
             paid = fmt_int(r["paid"])
             ratio = "%.3f" % r["ratio"]
-        print("%-44s %9s %9.2f %11.0f %14s %13s" % (name[:44] if len(name) <= 44 else name,
+        print("%-56s %9s %9.2f %11.0f %14s %13s" % (name,
                                                     fmt_int(n), r["wall_s"], n / r["wall_s"],
                                                     ratio, paid))
     for r in res["table"]:
@@ -591,6 +595,9 @@ def print_report(args, res):
                      r["paid_in_sample"]))
     print("  numbers paid = charged by the emulator; ours sends each distinct number once (%s), "
           "the PL/Python baseline does not dedupe (pays every duplicate)" % fmt_int(inp["distinct"]))
+    print("  emulator max_in_flight per batch run: " + ", ".join(
+        "c=%d %s" % (r["concurrency"], r["max_in_flight"]) for r in res["table"]
+        if r["method"] == "qxt_carrier_batch"))
     print("  pipeline bounds (s): " + ", ".join("c=%d %.1f" % (r["concurrency"], r["bound_s"])
                                                for r in res["table"]
                                                if r["method"] == "qxt_carrier_batch"))
@@ -618,8 +625,10 @@ def print_report(args, res):
         r = s["reuse_" + reuse]
         print("  qxt_carrier, reuse_connections=%-3s       : p50 %.3f ms  p90 %.3f ms  added p50 %+.3f ms  (%d requests)"
               % (reuse, r["p50_ms"], r["p90_ms"], s["added_p50_ms_reuse_" + reuse], r["requests"]))
-    print("  cross-check at %d ms emulator latency: per-row p50 - %d ms = %+.3f ms"
-          % (args.single_ms, args.single_ms, s["latency_emulator_p50_minus_single_ms"]))
+    le = s["latency_emulator"]
+    print("  cross-check at the %d ms emulator: curl p50 %.3f ms (%d calls), qxt_carrier p50 %.3f ms "
+          "(the per-row sample), added p50 %+.3f ms" % (args.single_ms, le["curl_p50_ms"], le["curl_calls"],
+                                                       le["qxt_p50_ms"], le["added_p50_ms"]))
 
     m = res["memory"]
     print()
@@ -731,17 +740,26 @@ def plot(res, path):
     rows = [r for r in res["table"] if r["method"] == "qxt_carrier_batch"]
     cs = [r["concurrency"] for r in rows]
     fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
-    ax.plot(cs, [n / r["wall_s"] for r in rows], "o-", lw=2, label="qxt_carrier_batch (measured)")
-    ax.plot(cs, [n / r["bound_s"] for r in rows], "s--", color="grey",
+    ax.plot(cs, [n / r["bound_s"] for r in rows], "s--", color="grey", lw=1, ms=11,
+            mfc="none", zorder=2,
             label="ideal pipeline bound ceil(chunks/c) x %.1f s" % (res["input"]["batch_ms"] / 1000))
+    ax.plot(cs, [n / r["wall_s"] for r in rows], "o-", color="tab:blue", lw=2, ms=6, zorder=3,
+            label="qxt_carrier_batch (measured)")
+    for r in rows:
+        ax.annotate("%.0f/s\n%.3f x bound" % (n / r["wall_s"], r["ratio"]),
+                    (r["concurrency"], n / r["wall_s"]), textcoords="offset points",
+                    xytext=(0, 12), ha="center", fontsize=7, color="tab:blue")
     t = {r["method"]: r for r in res["table"]}
     styles = [("py_carrier_batch", "PL/Python + requests, batched (serial)", "tab:red", "-."),
               ("py_carrier per row", "PL/Python + requests, per row (extrapolated)", "tab:orange", ":"),
               ("qxt_carrier per row", "qxt_carrier per row (extrapolated)", "tab:green", ":")]
     for m, label, color, ls in styles:
-        ax.axhline(n / t[m]["wall_s"], color=color, ls=ls, label=label)
+        ax.axhline(n / t[m]["wall_s"], color=color, ls=ls,
+                   label="%s: %.0f/s" % (label, n / t[m]["wall_s"]))
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
+    ax.set_xlim(0.8, 10)
+    ax.set_ylim(top=ax.get_ylim()[1] * 2.5)
     ax.set_xticks(cs)
     ax.set_xticklabels([str(c) for c in cs])
     ax.set_xlabel("qxt.batch_concurrency (batch requests in flight)")
@@ -750,7 +768,7 @@ def plot(res, path):
                  % ("{:,}".format(n), res["input"]["single_ms"], res["input"]["batch_ms"] / 1000),
                  fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="center right")
+    ax.legend(fontsize=8, loc="lower right", bbox_to_anchor=(0.995, 0.1), framealpha=0.95)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -770,10 +788,12 @@ def main():
         args.numbers = args.numbers or 4000
         args.row_sample, args.cpu_numbers, args.repeats = 20, 20000, 3
         args.single_n, args.rss_numbers, args.cancel_reps = 50, 100000, 3
+        args.lat_curl_n = 10
     else:
         args.numbers = args.numbers or 20000
         args.row_sample, args.cpu_numbers, args.repeats = 100, 100000, 3
         args.single_n, args.rss_numbers, args.cancel_reps = 200, 1000000, 5
+        args.lat_curl_n = 30
     args.row_sample = min(args.row_sample, args.numbers)
     os.makedirs(args.out, exist_ok=True)
 

@@ -77,22 +77,46 @@ std::uint32_t DistinctNumbers::find(std::uint64_t key) const {
   return UINT32_MAX;
 }
 
-BatchJob::BatchJob(const std::uint64_t* keys, std::size_t n, std::size_t batch_size)
+BatchJob::BatchJob(const std::uint64_t* keys, std::size_t n, std::size_t batch_size,
+                   const Known& known)
     : batch_size_(std::clamp<std::size_t>(batch_size, 1, 1000)) {
   for (std::size_t i = 0; i < n; ++i)
     if (keys[i] != 0) numbers_.add(keys[i]);
   results_.resize(numbers_.size());
+  send_.reserve(numbers_.size());
+  KnownAnswer ans;
+  for (std::size_t i = 0; i < numbers_.size(); ++i) {
+    std::uint64_t key = numbers_.keys()[i];
+    if (known && known(key, ans)) {
+      store(static_cast<std::uint32_t>(i), ans.code, ans.res, ans.area, ans.init_isp,
+            ans.now_isp);
+    } else {
+      send_.push_back(key);
+    }
+  }
 }
 
 std::size_t BatchJob::chunk_size(std::size_t chunk) const {
   std::size_t start = chunk * batch_size_;
-  return std::min(batch_size_, distinct() - start);
+  return std::min(batch_size_, to_send() - start);
+}
+
+void BatchJob::store(std::uint32_t idx, int code, int res, std::string_view area,
+                     std::string_view init_isp, std::string_view now_isp) {
+  CompactResult& out = results_[idx];
+  out.code = static_cast<std::int16_t>(std::clamp(code, -32767, 32767));
+  if (code == 0) {
+    out.res = static_cast<std::int16_t>(std::clamp(res, -1, 32767));
+    out.area = strings_.intern(area);
+    out.init_isp = static_cast<std::uint16_t>(strings_.intern(init_isp));
+    out.now_isp = static_cast<std::uint16_t>(strings_.intern(now_isp));
+  }
 }
 
 void BatchJob::record(std::size_t chunk, const std::vector<CarrierRecord>& items) {
   const std::size_t start = chunk * batch_size_;
   const std::size_t n = chunk_size(chunk);
-  const std::uint64_t* asked = numbers_.keys() + start;
+  const std::uint64_t* asked = send_.data() + start;
   auto mismatch = [&](std::string what) {
     return QxtError(make_error(
         ErrorKind::BatchMismatch, "the vendor's batch answer does not match the request",
@@ -108,6 +132,7 @@ void BatchJob::record(std::size_t chunk, const std::vector<CarrierRecord>& items
   // only when it does not.  Validate everything before recording anything.
   std::vector<std::uint32_t> target(n);
   std::vector<bool> seen(n, false);
+  std::unordered_map<std::uint64_t, std::uint32_t> position;  // built only if reordered
   for (std::size_t i = 0; i < n; ++i) {
     std::size_t pos = i;
     if (!items[i].mobile.empty()) {
@@ -116,26 +141,21 @@ void BatchJob::record(std::size_t chunk, const std::vector<CarrierRecord>& items
         throw mismatch("element " + std::to_string(i + 1) + " names a number that is not valid");
       std::uint64_t key = mobile_to_key(std::string_view(digits, kMobileDigits));
       if (key != asked[i]) {
-        std::uint32_t idx = numbers_.find(key);
-        if (idx == UINT32_MAX || idx < start || idx >= start + n)
+        if (position.empty())
+          for (std::size_t j = 0; j < n; ++j) position.emplace(asked[j], static_cast<std::uint32_t>(j));
+        auto it = position.find(key);
+        if (it == position.end())
           throw mismatch("element " + std::to_string(i + 1) + " answers a number that was not asked");
-        pos = idx - start;
+        pos = it->second;
       }
     }
     if (seen[pos]) throw mismatch("two elements answer the same number");
     seen[pos] = true;
-    target[i] = static_cast<std::uint32_t>(start + pos);
+    target[i] = numbers_.find(asked[pos]);
   }
   for (std::size_t i = 0; i < n; ++i) {
     const CarrierRecord& r = items[i];
-    CompactResult& out = results_[target[i]];
-    out.code = static_cast<std::int16_t>(std::clamp(r.code, -32767, 32767));
-    if (r.code == 0) {
-      out.res = static_cast<std::int16_t>(std::clamp(r.res, -1, 32767));
-      out.area = strings_.intern(r.area);
-      out.init_isp = static_cast<std::uint16_t>(strings_.intern(r.init_isp));
-      out.now_isp = static_cast<std::uint16_t>(strings_.intern(r.now_isp));
-    }
+    store(target[i], r.code, r.res, r.area, r.init_isp, r.now_isp);
     ++answered_;
   }
 }

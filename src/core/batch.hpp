@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -58,16 +59,32 @@ class DistinctNumbers {
   std::size_t mask_ = 0;
 };
 
+// An answer known before anything is sent (from this statement's memo, or
+// from the qxt_lookups table): such numbers are not sent again.
+struct KnownAnswer {
+  std::int16_t code = 0;
+  std::int16_t res = -1;
+  std::string_view area, init_isp, now_isp;
+};
+
 class BatchJob {
  public:
+  // Returns true and fills `out` when the answer for `key` is already known.
+  using Known = std::function<bool(std::uint64_t key, KnownAnswer& out)>;
+
   // `keys[i]` is mobile_to_key() of input i, or 0 when input i is NULL or
-  // not a valid number (never sent).
-  BatchJob(const std::uint64_t* keys, std::size_t n, std::size_t batch_size);
+  // not a valid number (never sent).  Numbers for which `known` (may be
+  // empty) has an answer are answered at once and not sent.
+  BatchJob(const std::uint64_t* keys, std::size_t n, std::size_t batch_size,
+           const Known& known = Known());
 
   std::size_t distinct() const { return numbers_.size(); }
-  std::size_t chunks() const { return (distinct() + batch_size_ - 1) / batch_size_; }
+  // Numbers to send (distinct, valid, not known), in first-seen order.
+  std::size_t to_send() const { return send_.size(); }
+  std::size_t known() const { return distinct() - to_send(); }
+  std::size_t chunks() const { return (to_send() + batch_size_ - 1) / batch_size_; }
   const std::uint64_t* chunk_keys(std::size_t chunk) const {
-    return numbers_.keys() + chunk * batch_size_;
+    return send_.data() + chunk * batch_size_;
   }
   std::size_t chunk_size(std::size_t chunk) const;
 
@@ -80,11 +97,26 @@ class BatchJob {
   const CompactResult* result_for(std::uint64_t key) const;
   std::string_view text(std::uint32_t id) const { return strings_.get(id); }
 
+  // Answers received from the vendor (not counting known ones).
   std::size_t answered() const { return answered_; }
 
+  // Calls fn(key, result) for every number answered by the vendor in this
+  // job, in the order sent.
+  template <typename F>
+  void for_each_sent_answer(F&& fn) const {
+    for (std::uint64_t key : send_) {
+      const CompactResult* r = result_for(key);
+      if (r != nullptr && r->code != CompactResult::kNotAsked) fn(key, *r);
+    }
+  }
+
  private:
+  void store(std::uint32_t idx, int code, int res, std::string_view area,
+             std::string_view init_isp, std::string_view now_isp);
+
   std::size_t batch_size_;
   DistinctNumbers numbers_;
+  std::vector<std::uint64_t> send_;
   std::vector<CompactResult> results_;
   StringTable strings_;
   std::size_t answered_ = 0;

@@ -213,7 +213,7 @@ BalanceRecord Client::balance(const Settings& s, CancelCheck cancel) {
 }
 
 void Client::batch(const Settings& s, BatchJob& job, CancelCheck cancel) {
-  if (job.distinct() == 0) return;
+  if (job.to_send() == 0) return;  // nothing to send: no key needed either
   require_key(s);
   std::optional<Error> failure;
   auto make = [&](std::size_t chunk) {

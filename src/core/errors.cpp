@@ -84,10 +84,9 @@ bool mentions_ip(std::string_view reason) {
   return false;
 }
 
-}  // namespace
-
-Error vendor_error(Endpoint ep, int code, std::string_view reason,
-                   std::string_view mobile) {
+// The message, DETAIL and HINT for a vendor code (vendor_error adds the code).
+Error vendor_error_text(Endpoint ep, int code, std::string_view reason,
+                        std::string_view mobile) {
   std::string detail = vendor_detail(ep, code, reason);
   std::string num = mobile.empty() ? std::string("the number")
                                    : "number " + std::string(mobile);
@@ -160,6 +159,15 @@ Error vendor_error(Endpoint ep, int code, std::string_view reason,
                         "the vendor answered with an undocumented error code",
                         detail, "Contact the vendor with the code shown.");
   }
+}
+
+}  // namespace
+
+Error vendor_error(Endpoint ep, int code, std::string_view reason,
+                   std::string_view mobile) {
+  Error e = vendor_error_text(ep, code, reason, mobile);
+  e.vendor_code = code;
+  return e;
 }
 
 }  // namespace qxt

@@ -43,6 +43,7 @@ struct Error {
   std::string message;
   std::string detail;    // may be empty
   std::string hint;      // may be empty
+  int vendor_code = 0;   // the vendor's code when the vendor said so, else 0
 };
 
 // The exception the core throws; the boundary converts it to an Error.

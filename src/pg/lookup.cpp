@@ -57,11 +57,13 @@ Datum qxt_carrier(PG_FUNCTION_ARGS) {
   desc = BlessTupleDesc(desc);
 
   QxtGucSnapshot g = qxt_guc_snapshot();
+  QxtStatement stmt = qxt_current_statement();
   QxtFailure failure;
   qxt_run_core(&failure, [&] {
     qxt::Settings s;
     qxt_fill_settings(g, s);
-    g_single = qxt_session_client().carrier(
+    g_single = qxt::carrier_once_per_statement(
+        qxt_session_client(), qxt_memo_for(stmt, s),
         s, std::string_view(digits, qxt::kMobileDigits), qxt_cancel_requested);
   });
   qxt_failure_raise(&failure);
@@ -185,14 +187,26 @@ Datum qxt_carrier_batch(PG_FUNCTION_ARGS) {
   MemoryContextRegisterResetCallback(jobcxt, cb);
 
   QxtGucSnapshot g = qxt_guc_snapshot();
+  QxtStatement stmt = qxt_current_statement();
   QxtFailure failure;
   qxt_run_core(&failure, [&] {
     qxt::Settings s;
     qxt_fill_settings(g, s);
+    // Small calls share this statement's memo: a number already answered in
+    // this statement is not sent (or paid) again.
+    const bool small = static_cast<std::size_t>(n) <= qxt::StatementMemo::kMaxBatchForMemo;
+    qxt::StatementMemo& memo = qxt_memo_for(stmt, s);
     auto* job = new qxt::BatchJob(reinterpret_cast<const std::uint64_t*>(keys),
-                                  static_cast<std::size_t>(n), s.batch_size);
+                                  static_cast<std::size_t>(n), s.batch_size,
+                                  small ? memo.as_known() : qxt::BatchJob::Known());
     cb->arg = job;
-    qxt_session_client().batch(s, *job, qxt_cancel_requested);
+    try {
+      qxt_session_client().batch(s, *job, qxt_cancel_requested);
+    } catch (...) {
+      if (small) memo.put_all(*job);  // what was paid for stays known
+      throw;
+    }
+    if (small) memo.put_all(*job);
   });
   qxt_failure_raise(&failure);
   const qxt::BatchJob* job = static_cast<const qxt::BatchJob*>(cb->arg);

@@ -10,6 +10,7 @@
 #include "batch.hpp"
 #include "client.hpp"
 #include "errors.hpp"
+#include "memo.hpp"
 #include "normalize.hpp"
 
 extern "C" {
@@ -22,6 +23,8 @@ extern "C" {
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
+#include "storage/proc.h"
+#include "access/xact.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"

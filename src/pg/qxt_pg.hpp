@@ -64,6 +64,16 @@ void qxt_session_init(void);  // from _PG_init: registers the exit hook
 // The backend's client (connection pool), created on first use and torn
 // down at backend exit.  C++ only: call inside qxt_run_core.
 qxt::Client& qxt_session_client(void);
+// The backend's per-statement memo (C++ only, inside qxt_run_core).
+qxt::StatementMemo& qxt_session_memo(void);
+// Identifies the current statement (PostgreSQL part: call outside C++).
+struct QxtStatement {
+  int64_t start;
+  uint32_t lxid;
+};
+QxtStatement qxt_current_statement(void);
+// Enters the memo for this statement and these settings (C++ only).
+qxt::StatementMemo& qxt_memo_for(const QxtStatement& st, const qxt::Settings& s);
 // The cancel check handed to the core: reads PostgreSQL's interrupt flags,
 // never raises.
 bool qxt_cancel_requested(void);

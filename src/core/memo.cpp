@@ -1,0 +1,98 @@
+#include "memo.hpp"
+
+#include "normalize.hpp"
+
+namespace qxt {
+
+std::uint64_t fingerprint(std::string_view base_url, std::string_view apikey) {
+  // FNV-1a over both, separated: only equality matters.
+  std::uint64_t h = 1469598103934665603ULL;
+  auto mix = [&](std::string_view s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 1099511628211ULL;
+    }
+    h ^= 0xff;
+    h *= 1099511628211ULL;
+  };
+  mix(base_url);
+  mix(apikey);
+  return h;
+}
+
+void StatementMemo::enter(const StatementId& id) {
+  if (id == id_) return;
+  id_ = id;
+  entries_.clear();
+  if (entries_.bucket_count() > 4096) {
+    std::unordered_map<std::uint64_t, CarrierRecord>().swap(entries_);  // give memory back
+  }
+  hits_ = 0;
+}
+
+const CarrierRecord* StatementMemo::find(std::uint64_t key) const {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return nullptr;
+  ++hits_;
+  return &it->second;
+}
+
+void StatementMemo::put(std::uint64_t key, const CarrierRecord& r) {
+  if (!memorable(r.code) || entries_.size() >= kMaxEntries) return;
+  entries_[key] = r;
+}
+
+void StatementMemo::put_all(const BatchJob& job) {
+  if (job.distinct() > kMaxBatchForMemo) return;
+  job.for_each_sent_answer([&](std::uint64_t key, const CompactResult& c) {
+    if (!memorable(c.code) || entries_.size() >= kMaxEntries) return;
+    CarrierRecord r;
+    r.code = c.code;
+    r.res = c.res;
+    r.mobile = key_to_mobile(key);
+    r.area = std::string(job.text(c.area));
+    r.init_isp = std::string(job.text(c.init_isp));
+    r.now_isp = std::string(job.text(c.now_isp));
+    entries_[key] = std::move(r);
+  });
+}
+
+BatchJob::Known StatementMemo::as_known() const {
+  return [this](std::uint64_t key, KnownAnswer& out) {
+    const CarrierRecord* r = find(key);
+    if (r == nullptr) return false;
+    out.code = static_cast<std::int16_t>(r->code);
+    out.res = static_cast<std::int16_t>(r->res);
+    out.area = r->area;
+    out.init_isp = r->init_isp;
+    out.now_isp = r->now_isp;
+    return true;
+  };
+}
+
+CarrierRecord carrier_once_per_statement(Client& client, StatementMemo& memo,
+                                         const Settings& s, std::string_view mobile,
+                                         CancelCheck cancel) {
+  const std::uint64_t key = mobile_to_key(mobile);
+  if (const CarrierRecord* hit = memo.find(key)) {
+    if (hit->code != 0)
+      throw QxtError(vendor_error(Endpoint::Carrier, hit->code, hit->reason, mobile));
+    return *hit;
+  }
+  try {
+    CarrierRecord r = client.carrier(s, mobile, cancel);
+    memo.put(key, r);
+    return r;
+  } catch (const QxtError& e) {
+    if (e.error().vendor_code != 0 && StatementMemo::memorable(e.error().vendor_code)) {
+      CarrierRecord failed;
+      failed.code = e.error().vendor_code;
+      failed.mobile = std::string(mobile);
+      memo.put(key, failed);
+    }
+    throw;
+  }
+}
+
+
+}  // namespace qxt
