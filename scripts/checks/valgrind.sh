@@ -23,7 +23,14 @@
 # The verdict is valgrind's: zero Memcheck errors (after
 # test/valgrind/postgres.supp, which only hides PostgreSQL's, glibc's and
 # OpenSSL's own known reports; each entry says why), and no "definitely lost"
-# block allocated under a frame of qxt_portability.so or src/.  Test diffs
+# block allocated under a frame of qxt_portability.so or src/.  Leaks are
+# not made errors (--errors-for-leak-kinds=none): PostgreSQL itself leaks a
+# few definite blocks on purpose (PostmasterMain's strdup of its options,
+# save_ps_display_args), and a suppression broad enough for those would hide
+# ours too, since every backend runs below PostmasterMain.  Instead every
+# definite loss record is shown (--show-leak-kinds=definite) and this script
+# fails on any whose stack has a frame of ours; the rest is reported as
+# PostgreSQL's.  Test diffs
 # that only flip a time or memory bound (cancelled_promptly, the RSS checks
 # of 10_memory: valgrind's own heap and 20-50x slowdown) are reported as
 # timing-only; any other diff fails the test.
@@ -112,7 +119,7 @@ CLUSTER_OPTS=(-c shared_buffers=16MB -c max_connections=20 -c autovacuum=off
               -c log_disconnections=on -c "log_line_prefix=[%p] %a ")
 # shellcheck disable=SC2086
 VG=(valgrind --tool=memcheck --trace-children=yes --child-silent-after-fork=no
-    --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite
+    --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=none
     --num-callers=40 --gen-suppressions=all
     --suppressions="$TMP/pg/postgres.supp" --log-file="$VGLOG/vg.%p.log"
     ${QXT_VALGRIND_OPTS:-})
@@ -123,6 +130,7 @@ if ! cluster_start "$TMP/pg" "${VG[@]}"; then
     echo "0 passed, 1 failed"
     exit 1
 fi
+PM_PID="$CLUSTER_PID"
 say "valgrind: postgres (pid $CLUSTER_PID) on $PGHOST port $PGPORT; emulator at $QXT_EMU_URL"
 
 say "valgrind: make installcheck with ${#tests[@]} tests (limit ${LIMIT}s; log: build/logs/valgrind/regress.log)"
@@ -196,10 +204,10 @@ while IFS=$'\t' read -r pid errors suppressed our_err dbytes dblocks our_leak; d
     nproc=$((nproc + 1))
     name="${APP[$pid]:-}"
     if [ -z "$name" ]; then
-        if grep -q "Command: .*postgres" "$OUT/vg.$pid.log" && [ "$pid" = "$CLUSTER_PID" ]; then
+        if [ "$pid" = "$PM_PID" ]; then
             name="postmaster"
         else
-            name="(auxiliary or startup)"
+            name="(auxiliary)"
         fi
     fi
     if [ "$errors" -lt 0 ]; then
@@ -252,7 +260,8 @@ done
 
 echo
 echo "valgrind: per process (all in build/logs/valgrind/summary.txt; errors = after suppressions):"
-awk 'NR == 1 || $3 != 0 || $5 != 0 || $7 != 0 || /pg_regress/' "$OUT/summary.txt" | head -n 80
+awk 'NR == 1 || $3 != 0 || $5 != 0 || $7 != 0 || $2 ~ /^pg_regress\// || $2 == "postmaster"' \
+    "$OUT/summary.txt" | head -n 80
 echo
 echo "valgrind: $nproc processes, $tot_err errors ($tot_ours_err with a frame of ours)," \
      "definitely lost $tot_def bytes in $tot_def_blocks blocks" \
