@@ -27,3 +27,18 @@ include $(PGXS)
 
 # Rebuild when a header changes.
 $(OBJS): $(wildcard src/core/*.hpp) $(wildcard src/pg/*.hpp)
+
+# Robustness checks (scripts/checks/; each prints its figures and ends with
+# "N passed, M failed").  check-sanitize is quick; the others are slow and
+# run only on request: make check-slow runs fuzz, valgrind and load in turn.
+.PHONY: check-sanitize check-valgrind check-load fuzz check-slow
+check-sanitize:
+	bash scripts/checks/sanitize.sh
+check-valgrind:
+	bash scripts/checks/valgrind.sh
+check-load:
+	bash scripts/checks/load.sh
+fuzz:
+	bash scripts/checks/fuzz.sh
+check-slow:
+	bash scripts/checks/slow.sh

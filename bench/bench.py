@@ -411,29 +411,47 @@ def curl_latency(url, key, numbers):
 
 
 def run_single(args, res):
-    """Added latency of one qxt_carrier over the emulator's own (zero-latency emulator)."""
+    """Added latency of one qxt_carrier over the emulator's own (zero-latency
+    emulator).  The three series are interleaved in rounds (curl, reuse on,
+    reuse off) so that drift of a noisy machine hits them alike."""
     url = args.zero_url
     n = args.single_n
+    rounds = 10
+    per = max(1, n // rounds)
     warm = 10
-    out = {"calls": n}
-    key = new_account(url, "curl")
-    times, connects = curl_latency(url, key, distinct_numbers(n + warm, 50000000))
-    times = times[warm:]
-    out["emulator_curl"] = {"p50_ms": pct(times, 50) * 1000, "p90_ms": pct(times, 90) * 1000,
-                            "connections": connects}
+    out = {"calls": per * rounds, "rounds": rounds}
+    nums = iter(distinct_numbers(per * rounds * 3 + rounds + 2 * warm + 10, 50000000))
+    take = lambda k: [next(nums) for _ in range(k)]
+    curl_key = new_account(url, "curl")
+    sessions = {}
     for reuse in ("on", "off"):
         conn, cur = connect()
         key = new_account(url, "one" + reuse)
         configure(cur, url, key)
         cur.execute("SET qxt.reuse_connections = %s" % reuse)
-        store(cur, "single", distinct_numbers(n + warm, 60000000 if reuse == "on" else 70000000))
-        log("single lookups, reuse_connections = %s: %d calls ..." % (reuse, n))
-        cur.execute("SELECT * FROM bench_each('qxt', (SELECT arr FROM bench_input WHERE name='single'))")
-        each, answered = cur.fetchone()
-        each = each[warm:]
+        cur.execute("SELECT * FROM bench_each('qxt', %s)", (take(warm),))   # warm-up
+        sessions[reuse] = (conn, cur, key)
+    series = {"curl": [], "on": [], "off": []}
+    connects = 0
+    log("single lookups: %d rounds of %d calls each for curl, reuse_connections on, off ..."
+        % (rounds, per))
+    for _ in range(rounds):
+        t, c = curl_latency(url, curl_key, take(per + 1))
+        series["curl"] += t[1:]              # the first transfer of each curl connects
+        connects += c
+        for reuse in ("on", "off"):
+            cur = sessions[reuse][1]
+            cur.execute("SELECT * FROM bench_each('qxt', %s)", (take(per),))
+            series[reuse] += cur.fetchone()[0]
+    out["emulator_curl"] = {"p50_ms": pct(series["curl"], 50) * 1000,
+                            "p90_ms": pct(series["curl"], 90) * 1000,
+                            "connections": connects}
+    for reuse in ("on", "off"):
+        conn, cur, key = sessions[reuse]
         st = emu_stats(url, key)
-        out["reuse_" + reuse] = {"p50_ms": pct(each, 50) * 1000, "p90_ms": pct(each, 90) * 1000,
-                                 "answered": answered, "requests": st["requests"]["carrier"]}
+        out["reuse_" + reuse] = {"p50_ms": pct(series[reuse], 50) * 1000,
+                                 "p90_ms": pct(series[reuse], 90) * 1000,
+                                 "requests": st["requests"]["carrier"]}
         conn.close()
     base = out["emulator_curl"]["p50_ms"]
     out["added_p50_ms_reuse_on"] = out["reuse_on"]["p50_ms"] - base
@@ -575,7 +593,7 @@ def print_report(args, res):
     for r in res["table"]:
         if r.get("extrapolated"):
             name = "%s (extrapolated from a sample of %d)" % (r["method"], r["sample"])
-            paid = "~%s est." % fmt_int(n)
+            paid = "~%s est." % fmt_int(int(round(r["paid_in_sample"] * n / r["sample"])))
             ratio = "-"
         elif r["method"] == "py_carrier_batch":
             name = "py_carrier_batch (serial, 1000 per request)"
@@ -594,7 +612,8 @@ def print_report(args, res):
                   % (r["method"], r["sample"], r["sample_wall_s"], r["call_p50_ms"],
                      r["paid_in_sample"]))
     print("  numbers paid = charged by the emulator; ours sends each distinct number once (%s), "
-          "the PL/Python baseline does not dedupe (pays every duplicate)" % fmt_int(inp["distinct"]))
+          "the PL/Python baseline does not dedupe (pays every duplicate); per-row estimates scale the "
+          "sample's payments" % fmt_int(inp["distinct"]))
     print("  emulator max_in_flight per batch run: " + ", ".join(
         "c=%d %s" % (r["concurrency"], r["max_in_flight"]) for r in res["table"]
         if r["method"] == "qxt_carrier_batch"))
@@ -618,12 +637,13 @@ def print_report(args, res):
 
     s = res["single"]
     print()
-    print("Single lookup latency (zero-latency emulator, %d sequential calls after 10 warm-up):" % s["calls"])
-    print("  emulator alone (curl, one kept-alive connection): p50 %.3f ms  p90 %.3f ms  (%d connection(s))"
+    print("Single lookup latency (zero-latency emulator, %d sequential calls per series, interleaved in %d rounds):"
+          % (s["calls"], s["rounds"]))
+    print("  emulator alone (curl, kept-alive, 1 per round): p50 %.3f ms  p90 %.3f ms  (%d connections)"
           % (s["emulator_curl"]["p50_ms"], s["emulator_curl"]["p90_ms"], s["emulator_curl"]["connections"]))
     for reuse in ("on", "off"):
         r = s["reuse_" + reuse]
-        print("  qxt_carrier, reuse_connections=%-3s       : p50 %.3f ms  p90 %.3f ms  added p50 %+.3f ms  (%d requests)"
+        print("  qxt_carrier, reuse_connections=%-3s      : p50 %.3f ms  p90 %.3f ms  added p50 %+.3f ms  (%d requests incl. warm-up)"
               % (reuse, r["p50_ms"], r["p90_ms"], s["added_p50_ms_reuse_" + reuse], r["requests"]))
     le = s["latency_emulator"]
     print("  cross-check at the %d ms emulator: curl p50 %.3f ms (%d calls), qxt_carrier p50 %.3f ms "

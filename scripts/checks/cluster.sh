@@ -5,8 +5,10 @@
 #                                when run as root; DIR is handed to it)
 #   cluster_start DIR [PREFIX…]  starts the postmaster, optionally under a
 #                                wrapper command (e.g. valgrind …), listening
-#                                only on a Unix socket in DIR/sock, on a port
-#                                from a free-port probe; waits until it
+#                                on a Unix socket in DIR/sock and on
+#                                localhost (08_security connects with
+#                                host=localhost), on a port from a free-port
+#                                probe; waits until it
 #                                accepts connections (CLUSTER_WAIT seconds,
 #                                default 120); exports PGHOST, PGPORT, PGUSER,
 #                                PGDATABASE=postgres
@@ -14,13 +16,15 @@
 #   CLUSTER_PID                  the postmaster's pid (the wrapper's, which is
 #                                the same process for valgrind)
 #
-# Extra server settings: CLUSTER_OPTS (array of "-c name=value" words).
+# Extra server settings: CLUSTER_CONF (array of "name = value" lines), added
+# to postgresql.conf by cluster_init (not as -c options: a reload would then
+# complain that the file's shared_buffers differs from the running one).
 
 PG_BIN="$("$PG_CONFIG" --bindir)"
 CLUSTER_DIR=""
 CLUSTER_PID=""
 CLUSTER_LAUNCHER=""
-CLUSTER_OPTS=()
+CLUSTER_CONF=()
 
 # as_pg CMD…: runs CMD as the postgres OS user when we are root.
 # (setpriv execs the command itself, so a pid taken from "as_pg … &" is
@@ -54,6 +58,10 @@ cluster_init() {
     as_pg "$PG_BIN/initdb" -D "$CLUSTER_DIR/data" -U postgres -A trust \
         --locale=C.UTF-8 -E UTF8 --no-sync >"$CLUSTER_DIR/initdb.log" 2>&1 || {
         warn "initdb failed:"; cat "$CLUSTER_DIR/initdb.log" >&2; return 1; }
+    local line
+    for line in "${CLUSTER_CONF[@]}"; do
+        printf '%s\n' "$line"
+    done >>"$CLUSTER_DIR/data/postgresql.conf"
 }
 
 cluster_start() {
@@ -63,10 +71,9 @@ cluster_start() {
     # exec: the pid we keep is the postmaster's (or the wrapper's, which for
     # valgrind is the same process).
     as_pg bash -c 'cd "$1" && shift && exec "$@"' _ "$dir" "$@" "$PG_BIN/postgres" \
-        -D "$dir/data" -p "$port" -c listen_addresses= \
+        -D "$dir/data" -p "$port" -c listen_addresses=localhost \
         -c unix_socket_directories="$dir/sock" \
         -c logging_collector=off -c log_min_messages=warning \
-        "${CLUSTER_OPTS[@]}" \
         </dev/null >"$dir/postmaster.log" 2>&1 &
     local launcher=$!
     CLUSTER_PID=""

@@ -103,20 +103,20 @@ if ! start_fixtures "$TMP"; then
 fi
 
 say "valgrind: creating the cluster and starting postgres under valgrind"
+# Small shared memory and few processes: valgrind makes each of them slow
+# and big.  No autovacuum, JIT or fsync: less noise, less time.  One line
+# per disconnection with the pid and pg_regress's application_name
+# ("pg_regress/TEST"), to tell which test each vg.PID.log belongs to.
+CLUSTER_CONF=("shared_buffers = 16MB" "max_connections = 20" "autovacuum = off"
+              "jit = off" "fsync = off" "synchronous_commit = off"
+              "max_worker_processes = 4" "max_parallel_workers_per_gather = 0"
+              "log_disconnections = on" "log_line_prefix = '[%p] %a '")
 cluster_init "$TMP/pg" || { echo "0 passed, 1 failed"; exit 1; }
 VGLOG="$TMP/pg/vg"
 mkdir -p "$VGLOG"
 [ "$(id -u)" -eq 0 ] && chown postgres: "$VGLOG"
 cp "$SUPP" "$TMP/pg/postgres.supp"
 chmod 644 "$TMP/pg/postgres.supp"
-# Small shared memory and few processes: valgrind makes each of them slow
-# and big.  No autovacuum, JIT or fsync: less noise, less time.  One line
-# per disconnection with the pid and pg_regress's application_name
-# ("pg_regress/TEST"), to tell which test each vg.PID.log belongs to.
-CLUSTER_OPTS=(-c shared_buffers=16MB -c max_connections=20 -c autovacuum=off
-              -c jit=off -c fsync=off -c synchronous_commit=off
-              -c max_worker_processes=4 -c max_parallel_workers_per_gather=0
-              -c log_disconnections=on -c "log_line_prefix=[%p] %a ")
 # shellcheck disable=SC2086
 VG=(valgrind --tool=memcheck --trace-children=yes --child-silent-after-fork=no
     --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=none

@@ -14,6 +14,7 @@ int g_batch_size = 1000;
 int g_batch_concurrency = 4;
 bool g_tls_verify = true;
 bool g_reuse_connections = true;
+int g_progress_interval_ms = 5000;
 
 // Role and database settings are readable by every user (pg_roles.rolconfig,
 // pg_db_role_setting), so the key may never come from one: refuse it when
@@ -101,6 +102,10 @@ void qxt_guc_init(void) {
                           "Batch requests in flight at once, each on its own connection.", nullptr,
                           &g_batch_concurrency, 4, 1, 16, PGC_USERSET, 0, nullptr, nullptr,
                           nullptr);
+  DefineCustomIntVariable("qxt.progress_interval_ms",
+                          "Least time between two progress NOTICEs of qxt_refresh.",
+                          "0 reports after every batch window.", &g_progress_interval_ms, 5000,
+                          0, 3600000, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("qxt");
 }
 
@@ -117,6 +122,7 @@ QxtGucSnapshot qxt_guc_snapshot(void) {
   g.batch_concurrency = g_batch_concurrency;
   g.tls_verify = g_tls_verify;
   g.reuse_connections = g_reuse_connections;
+  g.progress_interval_ms = g_progress_interval_ms;
   return g;
 }
 

@@ -16,6 +16,7 @@ struct QxtGucSnapshot {
   int batch_concurrency;
   bool tls_verify;
   bool reuse_connections;
+  int progress_interval_ms;
 };
 void qxt_guc_init(void);
 QxtGucSnapshot qxt_guc_snapshot(void);

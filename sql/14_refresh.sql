@@ -1,0 +1,102 @@
+-- CALL qxt_refresh: a refresh job that commits after every batch window and
+-- so keeps everything it paid for.
+SET qxt.apikey = 'regress_refresh_0000000000000001';
+\! test/emulator/emuctl reset regress_refresh_0000000000000001
+\! test/emulator/emuctl account regress_refresh_0000000000000001 --balance 600
+SET qxt.batch_size = 100;
+SET qxt.batch_concurrency = 2;
+CREATE TABLE customers(id int PRIMARY KEY, phone text);
+-- 1000 distinct numbers, plus duplicates in other formats, NULLs and junk.
+INSERT INTO customers SELECT g, '139' || lpad((g * 7919 % 100000000)::text, 8, '0') FROM generate_series(1, 1000) g;
+INSERT INTO customers SELECT 1000 + id, '+86 ' || phone FROM customers WHERE id <= 50;
+INSERT INTO customers VALUES (2001, NULL), (2002, 'not a phone'), (2003, '123');
+
+-- Inside a transaction block: a clear error, nothing sent.
+BEGIN;
+CALL qxt_refresh('SELECT phone FROM customers');
+ROLLBACK;
+-- A source of the wrong shape.
+CALL qxt_refresh('SELECT id, phone FROM customers');
+-- The progress NOTICEs carry timings; here the counts are read from
+-- qxt_refresh_progress instead (15_refresh_progress shows the NOTICEs).
+SET client_min_messages = warning;
+
+-- The balance runs out at 60 %: the run fails with QX005, but what was
+-- answered before is committed.
+CALL qxt_refresh('SELECT phone FROM customers');
+SELECT count(*) AS kept, count(*) FILTER (WHERE code = 0) AS successes FROM qxt_lookups;
+SELECT state, total, invalid, fresh, to_look_up, done, paid, failed, message
+FROM qxt_refresh_progress ORDER BY run_id;
+\! test/emulator/emuctl sent regress_refresh_0000000000000001
+
+-- Top up and run again: only the rest is looked up and paid.
+\! test/emulator/emuctl account regress_refresh_0000000000000001 --balance 1000
+CALL qxt_refresh('SELECT phone FROM customers');
+SELECT count(*) AS kept, count(*) FILTER (WHERE code = 0) AS successes FROM qxt_lookups;
+SELECT state, total, invalid, fresh, to_look_up, done, paid, failed
+FROM qxt_refresh_progress ORDER BY run_id DESC LIMIT 1;
+-- Across both runs, every number was paid exactly once (1000 successes for
+-- 1000 distinct numbers; the rejected request of the first run was free).
+\! test/emulator/emuctl stats regress_refresh_0000000000000001 | python3 -c 'import json,sys; s=json.load(sys.stdin); print("charged", s["charged"], "distinct", s["distinct_numbers"], "sent more than once", sum(1 for v in s["sent"].values() if v > 1))'
+
+-- Everything fresh: nothing to look up, nothing sent.
+\! test/emulator/emuctl reset regress_refresh_0000000000000001
+CALL qxt_refresh('SELECT phone FROM customers');
+\! test/emulator/emuctl sent regress_refresh_0000000000000001
+-- max_age decides what is fresh: with 0 seconds, everything is looked up again.
+UPDATE qxt_lookups SET looked_up_at = now() - interval '40 days' WHERE mobile IN
+  (SELECT mobile FROM qxt_lookups ORDER BY mobile LIMIT 10);
+CALL qxt_refresh('SELECT phone FROM customers');
+\! test/emulator/emuctl sent regress_refresh_0000000000000001
+CALL qxt_refresh('SELECT phone FROM customers WHERE id <= 5', '0 seconds');
+\! test/emulator/emuctl sent regress_refresh_0000000000000001
+
+-- Cancel mid-run keeps the committed windows (200 ms a window here).
+TRUNCATE qxt_lookups;
+\! test/emulator/emuctl reset regress_refresh_0000000000000001
+\! test/emulator/emuctl account regress_refresh_0000000000000001 --balance 10000
+SELECT qxt_fault('latency=200');
+SET statement_timeout = '700ms';
+CALL qxt_refresh('SELECT phone FROM customers');
+RESET statement_timeout;
+SELECT qxt_fault('');
+SELECT count(*) > 0 AS some_kept, count(*) < 1000 AS not_all FROM qxt_lookups;
+SELECT state, message, done = (SELECT count(*) FROM qxt_lookups) AS row_counts_match
+FROM qxt_refresh_progress ORDER BY run_id DESC LIMIT 1;
+-- ... and the next run completes the rest without asking again for any of
+-- them.  Only the window in flight at the cancel (at most 2 x 100 numbers)
+-- was abandoned, and may have been charged by the vendor.
+CALL qxt_refresh('SELECT phone FROM customers');
+SELECT count(*) AS kept FROM qxt_lookups;
+\! test/emulator/emuctl stats regress_refresh_0000000000000001 | python3 -c 'import json,sys; s=json.load(sys.stdin); print("distinct", s["distinct_numbers"], "paid twice at most one window:", s["charged"] - s["distinct_numbers"] <= 200, "no number sent 3 times:", max(s["sent"].values()) <= 2)'
+
+RESET client_min_messages;
+-- The answers join back to the customers.
+SELECT count(*) AS customers_with_answer
+FROM customers c JOIN qxt_lookups l ON l.mobile = qxt_normalize_mobile(c.phone);
+SELECT l.res, l.area, l.init_isp, l.now_isp, l.code
+FROM qxt_lookups l WHERE l.mobile = '13900007919';
+
+-- Personal data: no access without a grant.
+SET SESSION AUTHORIZATION qxt_regress_analyst;
+SELECT qxt_try($$SELECT count(*) FROM qxt_lookups$$);
+SELECT qxt_try($$SELECT count(*) FROM qxt_refresh_progress$$);
+SELECT qxt_try($$CALL qxt_refresh('SELECT 1')$$);
+RESET SESSION AUTHORIZATION;
+GRANT SELECT ON qxt_lookups TO qxt_regress_analyst;
+SET SESSION AUTHORIZATION qxt_regress_analyst;
+SELECT count(*) FROM qxt_lookups;
+RESET SESSION AUTHORIZATION;
+REVOKE SELECT ON qxt_lookups FROM qxt_regress_analyst;
+
+-- pg_dump keeps the paid-for data: qxt_lookups is an extension
+-- configuration table, so its rows are dumped with the database.
+SELECT extconfig::regclass[] FROM pg_extension WHERE extname = 'qxt_portability';
+DROP DATABASE IF EXISTS qxt_regress_restore;
+CREATE DATABASE qxt_regress_restore;
+\! pg_dump -d contrib_regression -Fc -f /tmp/qxt_regress_dump.$PPID && pg_restore -d qxt_regress_restore /tmp/qxt_regress_dump.$PPID; echo "restore exit $?"; rm -f /tmp/qxt_regress_dump.$PPID
+\c qxt_regress_restore
+SELECT count(*) AS restored_lookups, count(*) FILTER (WHERE code = 0) AS successes FROM qxt_lookups;
+SELECT count(*) AS restored_runs FROM qxt_refresh_runs;
+\c contrib_regression
+DROP DATABASE qxt_regress_restore;
