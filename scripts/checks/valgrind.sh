@@ -139,9 +139,11 @@ tr0=$(now_s)
     python3_shim "$TMP"
     export QXT_EMU_URL QXT_EMU_TLS_URL QXT_EMU_CA QXT_BLACKHOLE_URL
     # No pg_regress timeout exists; psql waits as long as the server takes.
+    # REGRESS_OPTS given here replaces the Makefile's and PGXS's, so it
+    # repeats both (plpgsql, contrib_regression) and adds the output dir.
     timeout -k 30 "$LIMIT" make installcheck PG_CONFIG="$PG_CONFIG" \
         REGRESS="${tests[*]}" \
-        REGRESS_OPTS="--load-extension=plpgsql --outputdir=$OUT/regress" </dev/null
+        REGRESS_OPTS="--load-extension=plpgsql --dbname=contrib_regression --outputdir=$OUT/regress" </dev/null
 ) >"$OUT/regress.log" 2>&1
 regress_rc=$?
 tr1=$(now_s)

@@ -15,6 +15,7 @@ int g_batch_concurrency = 4;
 bool g_tls_verify = true;
 bool g_reuse_connections = true;
 int g_progress_interval_ms = 5000;
+int g_cache_max_age_s = -1;
 
 // Role and database settings are readable by every user (pg_roles.rolconfig,
 // pg_db_role_setting), so the key may never come from one: refuse it when
@@ -106,6 +107,12 @@ void qxt_guc_init(void) {
                           "Least time between two progress NOTICEs of qxt_refresh.",
                           "0 reports after every batch window.", &g_progress_interval_ms, 5000,
                           0, 3600000, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable(
+      "qxt.cache_max_age",
+      "Answer lookups from qxt_lookups when its row is younger than this (-1: never).",
+      "Off by default: every call is a live, paid lookup. The functions only read "
+      "qxt_lookups (the caller needs SELECT on it); qxt_refresh fills it.",
+      &g_cache_max_age_s, -1, -1, INT_MAX, PGC_USERSET, GUC_UNIT_S, nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("qxt");
 }
 
@@ -123,6 +130,7 @@ QxtGucSnapshot qxt_guc_snapshot(void) {
   g.tls_verify = g_tls_verify;
   g.reuse_connections = g_reuse_connections;
   g.progress_interval_ms = g_progress_interval_ms;
+  g.cache_max_age_s = g_cache_max_age_s;
   return g;
 }
 

@@ -17,6 +17,7 @@ struct QxtGucSnapshot {
   bool tls_verify;
   bool reuse_connections;
   int progress_interval_ms;
+  int cache_max_age_s;  // -1: off
 };
 void qxt_guc_init(void);
 QxtGucSnapshot qxt_guc_snapshot(void);
@@ -59,6 +60,27 @@ inline void qxt_run_core(QxtFailure* f, Body&& body) noexcept {
     qxt_failure_capture_text(f, "unexpected failure in the QXT client");
   }
 }
+
+/* in cache.cpp */
+// A row of qxt_lookups young enough to answer from (plain data; strings are
+// NUL-terminated UTF-8, "" when NULL).
+struct QxtCachedRow {
+  uint64_t key;
+  int16_t code;
+  int16_t res;
+  const char* area;
+  const char* init_isp;
+  const char* now_isp;
+};
+// PostgreSQL part: the rows of qxt_lookups for `keys` (0 entries ignored)
+// looked up at most max_age_s seconds ago; none when max_age_s < 0.
+// Returns the count and a palloc'd array in *out.
+int qxt_cache_fetch(const uint64* keys, int n, int max_age_s, QxtCachedRow** out);
+// C++ part: a BatchJob::Known answering from this statement's memo first,
+// then from the cached rows.
+qxt::BatchJob::Known qxt_known_answers(const qxt::StatementMemo* memo,
+                                       const QxtCachedRow* rows, int nrows,
+                                       std::unordered_map<std::uint64_t, const QxtCachedRow*>& index);
 
 /* in session.cpp */
 void qxt_session_init(void);  // from _PG_init: registers the exit hook
