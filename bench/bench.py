@@ -451,8 +451,10 @@ def run_single(args, res):
         st = emu_stats(url, key)
         out["reuse_" + reuse] = {"p50_ms": pct(series[reuse], 50) * 1000,
                                  "p90_ms": pct(series[reuse], 90) * 1000,
-                                 "requests": st["requests"]["carrier"]}
+                                 "requests": st["requests"]["carrier"],
+                                 "raw_ms": [round(x * 1000, 3) for x in series[reuse]]}
         conn.close()
+    out["emulator_curl"]["raw_ms"] = [round(x * 1000, 3) for x in series["curl"]]
     base = out["emulator_curl"]["p50_ms"]
     out["added_p50_ms_reuse_on"] = out["reuse_on"]["p50_ms"] - base
     out["added_p50_ms_reuse_off"] = out["reuse_off"]["p50_ms"] - base
@@ -585,6 +587,8 @@ def print_report(args, res):
                                                       fmt_int(inp["duplicates"]), args.single_ms,
                                                       args.batch_ms))
     print("pipeline bound = ceil(ceil(%d/1000) / concurrency) x %.2f s" % (inp["distinct"], args.batch_ms / 1000))
+    print("%d CPUs; load average %s at the start, %s at the end (other work on the machine skews the CPU and latency figures)"
+          % (os.cpu_count(), "/".join(res["loadavg_start"]), "/".join(res["loadavg_end"])))
     print()
     hdr = "%-56s %9s %9s %11s %14s %13s" % ("method", "numbers", "wall s", "numbers/s",
                                              "ratio to bound", "numbers paid")
@@ -827,6 +831,7 @@ def main():
     res["postgres"] = cur.fetchone()[0]
     conn.close()
 
+    res["loadavg_start"] = open("/proc/loadavg").read().split()[:3]
     run_latency(args, res)
     run_cpu(args, res)
     run_single(args, res)
@@ -834,6 +839,7 @@ def main():
     run_cancel(args, res)
     targets(args, res)
     res["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+    res["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
 
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(res, f, indent=2, ensure_ascii=False)

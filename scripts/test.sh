@@ -268,9 +268,32 @@ run_fuzz() {
     record fuzz "$passed" "$failed" "$start" "${FUZZ_SECONDS}s each"
 }
 
+# --------------------------------------------------------------------------
+# 5. cron: the README's pg_cron recipe, run once in a cluster with pg_cron
+# --------------------------------------------------------------------------
+run_cron() {
+    local start; start=$(now_s)
+    say "cron: the README's pg_cron recipe in a throwaway cluster (up to a minute; log: build/logs/cron.log)"
+    bash test/cron/run.sh </dev/null >"$LOGDIR/cron.log" 2>&1
+    local rc=$?
+    local last; last="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$LOGDIR/cron.log" | tail -n 1)"
+    if [ -z "$last" ]; then
+        tail -n 60 "$LOGDIR/cron.log" >&2
+        record cron 0 1 "$start" "did not run"
+        return
+    fi
+    local p f; p="$(awk '{print $1}' <<<"$last")"; f="$(awk '{print $3}' <<<"$last")"
+    if [ "$f" -gt 0 ] || [ "$rc" -ne 0 ]; then
+        tail -n 60 "$LOGDIR/cron.log" >&2
+        [ "$f" -eq 0 ] && f=1
+    fi
+    record cron "$p" "$f" "$start" ""
+}
+
 run_unit
 run_regress
 run_emulator_tests
+run_cron
 if [ "$QUICK" -eq 1 ]; then
     SKIPPED_FUZZ=1
 else
