@@ -64,6 +64,47 @@ REVOKE EXECUTE ON FUNCTION qxt_carrier(text), qxt_carrier_batch(text[]), qxt_bal
 \! test/emulator/emuctl stats regress_security_000000000000001 | python3 -c 'import json,sys; s=json.load(sys.stdin); print("key_in_url", s["key_in_url"], "requests", sum(s["requests"].values()))'
 \! test/emulator/emuctl requests regress_security_000000000000001 | python3 -c 'import json,sys; print(sorted({json.loads(l)["method"] for l in sys.stdin}))'
 
+-- The server log, even at debug5, never receives the key from us: every
+-- path (success, vendor error, HTML page, timeout, batch, balance) is
+-- taken with the most verbose logging, and the log written meanwhile is
+-- searched for the key.  (A superuser's own statement that spells the key,
+-- such as SET qxt.apikey, is logged by PostgreSQL like any statement when
+-- log_statement or log_min_error_statement asks for it; and a configuration
+-- reload logs a changed value: see the README's Security section.)
+SET qxt.apikey = 'regress_logkey_00000000000000001';
+\! test/emulator/emuctl account regress_logkey_00000000000000001 --balance 100 > /dev/null
+-- (the cluster's log: pg_virtualenv -t keeps it beside the data directory)
+SELECT f AS logfile FROM unnest(ARRAY[
+         current_setting('data_directory') || '/../../../log/postgresql-15-regress.log',
+         '/var/log/postgresql/postgresql-15-regress.log']) AS f
+WHERE (pg_stat_file(f, true)).size IS NOT NULL LIMIT 1 \gset
+SELECT (pg_stat_file(:'logfile')).size AS log_start \gset
+SET log_min_messages = debug5;
+SET log_min_error_statement = debug5;
+SELECT res FROM qxt_carrier('13972565391');
+SELECT count(*) FROM qxt_carrier_batch(ARRAY['13972565391', '13972565397', 'junk']);
+SELECT fee_type FROM qxt_balance();
+SELECT qxt_state($$SELECT qxt_carrier('13800000000')$$);
+SELECT qxt_state_fault('html', $$SELECT qxt_carrier('13972565392')$$);
+SELECT qxt_state_fault('minus8', $$SELECT * FROM qxt_carrier_batch(ARRAY['13972565393'])$$);
+SET qxt.timeout_ms = 200;
+SELECT qxt_state_fault('hang', $$SELECT * FROM qxt_balance()$$);
+RESET qxt.timeout_ms;
+RESET log_min_error_statement;
+RESET log_min_messages;
+-- (a key rejected by the vendor; our own SET statement is not logged: only
+-- the lookups run with debug5)
+SET qxt.apikey = 'ffffffffffffffffffffffffffffffff';
+SET log_min_messages = debug5;
+SET log_min_error_statement = debug5;
+SELECT qxt_state($$SELECT qxt_carrier('13972565391')$$);
+SELECT qxt_state($$SELECT * FROM qxt_carrier_batch(ARRAY['13972565391'])$$);
+RESET log_min_error_statement;
+RESET log_min_messages;
+SELECT length(pg_read_file(:'logfile', :log_start, 10000000)) > 1000 AS debug5_was_written,
+       position('regress_logkey_00000000000000001' IN pg_read_file(:'logfile', :log_start, 10000000)) = 0 AS key_not_in_log,
+       position('ffffffffffffffffffffffffffffffff' IN pg_read_file(:'logfile', :log_start, 10000000)) = 0 AS rejected_key_not_in_log;
+
 -- Where the library is not loaded, PostgreSQL stores a role setting without
 -- asking the extension; such a key is then never used (and a WARNING says
 -- why) when the library loads in that role's session.
