@@ -152,21 +152,18 @@ void read_text(Reader& r, const char* field, std::string& out) {
 // What an answer object's "result" turned out to be.
 enum class ResultSeen { Absent, Object, Other };
 
-// One answer object (single lookup, one batch element, or a request-level
-// batch failure): fills `rec`; checks code presence and code 0 => result.
-// `index` >= 0 names the batch element in messages.
-// `require_result`: code 0 must come with a result object (false only for
-// the batch's top-level object, which has its own message).
-void read_carrier_object(Reader& r, CarrierRecord& rec, std::string& scratch,
-                         long index, bool require_result = true) {
-  const auto where = [index]() -> std::string {
-    return index < 0 ? std::string("the answer")
-                     : "element " + std::to_string(index) + " of the batch answer";
-  };
+// The envelope every answer object shares: {"code": ..., "reason": ...,
+// "result": {...}}.  `where` names the object in messages; each member of
+// the result object is handed to on_result_member(lower-cased key), which
+// must consume its value.  Checks that the object is an object and that
+// code is present; returns what "result" was.
+template <typename OnResultMember>
+ResultSeen read_envelope(Reader& r, const std::string& where, int& code, std::string& reason,
+                         std::string& scratch, OnResultMember&& on_result_member) {
   const Kind top = r.peek_kind();
   if (top != Kind::Object) {
     if (top == Kind::End || top == Kind::Invalid) r.skip_value();  // throws
-    r.shape_error(where() + " is " + kind_name(top) + ", expected an object");
+    r.shape_error(where + " is " + kind_name(top) + ", expected an object");
   }
   bool has_code = false;
   ResultSeen result = ResultSeen::Absent;
@@ -174,10 +171,10 @@ void read_carrier_object(Reader& r, CarrierRecord& rec, std::string& scratch,
     if (key == "code") {
       const auto v = read_integer(r, "code", INT_MIN, INT_MAX, scratch);
       if (!v) r.shape_error("'code' is empty");
-      rec.code = static_cast<int>(*v);
+      code = static_cast<int>(*v);
       has_code = true;
     } else if (key == "reason") {
-      read_text(r, "reason", rec.reason);
+      read_text(r, "reason", reason);
     } else if (key == "result") {
       if (r.peek_kind() != Kind::Object) {
         r.skip_value();
@@ -185,7 +182,26 @@ void read_carrier_object(Reader& r, CarrierRecord& rec, std::string& scratch,
         return;
       }
       result = ResultSeen::Object;
-      r.read_object([&](std::string_view k) {
+      r.read_object(on_result_member);
+    } else {
+      r.skip_value();
+    }
+  });
+  if (!has_code) r.shape_error("'code' is missing in " + where);
+  return result;
+}
+
+// One answer object (single lookup, one batch element, or a request-level
+// batch failure): fills `rec`; checks code presence and code 0 => result.
+// `index` >= 0 names the batch element in messages.
+// `require_result`: code 0 must come with a result object (false only for
+// the batch's top-level object, which has its own message).
+void read_carrier_object(Reader& r, CarrierRecord& rec, std::string& scratch,
+                         long index, bool require_result = true) {
+  const std::string where = index < 0 ? std::string("the answer")
+                                      : "element " + std::to_string(index) + " of the batch answer";
+  const ResultSeen result =
+      read_envelope(r, where, rec.code, rec.reason, scratch, [&](std::string_view k) {
         if (k == "res") {
           const auto v = read_integer(r, "res", 0, kMaxRes, scratch);
           rec.res = v ? static_cast<int>(*v) : -1;
@@ -201,13 +217,8 @@ void read_carrier_object(Reader& r, CarrierRecord& rec, std::string& scratch,
           r.skip_value();
         }
       });
-    } else {
-      r.skip_value();
-    }
-  });
-  if (!has_code) r.shape_error("'code' is missing in " + where());
   if (require_result && rec.code == 0 && result != ResultSeen::Object)
-    r.shape_error(where() + " says success (code 0) but has no 'result' object");
+    r.shape_error(where + " says success (code 0) but has no 'result' object");
 }
 
 }  // namespace
@@ -257,29 +268,9 @@ BalanceRecord parse_balance(std::string_view body) {
   r.begin();
   BalanceRecord rec;
   std::string scratch;
-  const Kind top = r.peek_kind();
-  if (top != Kind::Object) {
-    if (top == Kind::End || top == Kind::Invalid) r.skip_value();  // throws
-    r.shape_error(std::string("the answer is ") + kind_name(top) + ", expected an object");
-  }
-  bool has_code = false, has_balance = false;
-  ResultSeen result = ResultSeen::Absent;
-  r.read_object([&](std::string_view key) {
-    if (key == "code") {
-      const auto v = read_integer(r, "code", INT_MIN, INT_MAX, scratch);
-      if (!v) r.shape_error("'code' is empty");
-      rec.code = static_cast<int>(*v);
-      has_code = true;
-    } else if (key == "reason") {
-      read_text(r, "reason", rec.reason);
-    } else if (key == "result") {
-      if (r.peek_kind() != Kind::Object) {
-        r.skip_value();
-        result = ResultSeen::Other;
-        return;
-      }
-      result = ResultSeen::Object;
-      r.read_object([&](std::string_view k) {
+  bool has_balance = false;
+  const ResultSeen result =
+      read_envelope(r, "the answer", rec.code, rec.reason, scratch, [&](std::string_view k) {
         if (k == "feetype") {
           read_text(r, "feeType", rec.fee_type);
         } else if (k == "balance") {
@@ -290,11 +281,6 @@ BalanceRecord parse_balance(std::string_view body) {
           r.skip_value();
         }
       });
-    } else {
-      r.skip_value();
-    }
-  });
-  if (!has_code) r.shape_error("'code' is missing");
   if (rec.code == 0) {
     if (result != ResultSeen::Object)
       r.shape_error("the answer says success (code 0) but has no 'result' object");
