@@ -290,7 +290,30 @@ run_cron() {
     record cron "$p" "$f" "$start" ""
 }
 
+# --------------------------------------------------------------------------
+# 6. sanitize: the unit tests again under AddressSanitizer + UBSan
+# --------------------------------------------------------------------------
+run_sanitize() {
+    local start; start=$(now_s)
+    say "sanitize: unit tests under ASan + UBSan (log: build/logs/sanitize-run.log)"
+    bash scripts/checks/sanitize.sh </dev/null >"$LOGDIR/sanitize-run.log" 2>&1
+    local rc=$?
+    local last; last="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$LOGDIR/sanitize-run.log" | tail -n 1)"
+    if [ -z "$last" ]; then
+        tail -n 60 "$LOGDIR/sanitize-run.log" >&2
+        record sanitize 0 1 "$start" "did not run"
+        return
+    fi
+    local p f; p="$(awk '{print $1}' <<<"$last")"; f="$(awk '{print $3}' <<<"$last")"
+    if [ "$f" -gt 0 ] || [ "$rc" -ne 0 ]; then
+        tail -n 80 "$LOGDIR/sanitize-run.log" >&2
+        [ "$f" -eq 0 ] && f=1
+    fi
+    record sanitize "$p" "$f" "$start" "ASan+UBSan"
+}
+
 run_unit
+run_sanitize
 run_regress
 run_emulator_tests
 run_cron

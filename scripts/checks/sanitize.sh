@@ -50,7 +50,9 @@ tt=$(now_s)
 
 log="$LOGDIR/sanitize-ctest.log"
 asan=$(grep -cE '^==[0-9]+==ERROR: AddressSanitizer' "$log")
-lsan=$(grep -cE '^==[0-9]+==ERROR: LeakSanitizer' "$log")
+# (also LSan's own failure to run, e.g. where ptrace is forbidden: then no
+# leak check happened, which must not pass silently)
+lsan=$(grep -cE '^==[0-9]+==ERROR: LeakSanitizer|LeakSanitizer has encountered a fatal error' "$log")
 ubsan=$(grep -cE 'runtime error:' "$log")
 errors=$((asan + lsan + ubsan))
 
