@@ -64,7 +64,7 @@ CREATE TABLE qxt_lookups (
     area         text,
     init_isp     text,
     now_isp      text,
-    code         int NOT NULL,
+    code         int NOT NULL DEFAULT 0,
     looked_up_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX qxt_lookups_looked_up_at ON qxt_lookups (looked_up_at);
