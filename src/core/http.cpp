@@ -248,15 +248,6 @@ HttpPool::~HttpPool() = default;
 
 long HttpPool::connections_opened() const { return impl_->connections; }
 
-void HttpPool::close_connections() {
-  Impl& m = *impl_;
-  m.abandon_all();
-  curl_multi_cleanup(m.multi);
-  m.multi = curl_multi_init();
-  if (m.multi == nullptr)
-    throw QxtError(make_error(ErrorKind::Internal, "could not create a libcurl multi handle"));
-}
-
 RunStatus HttpPool::run(const HttpConfig& cfg, std::size_t n,
                         const std::function<HttpRequest(std::size_t)>& make,
                         const std::function<Verdict(std::size_t, Transfer&, bool)>& on_result,

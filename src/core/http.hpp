@@ -79,9 +79,6 @@ class HttpPool {
                 const std::function<Verdict(std::size_t, Transfer&, bool)>& on_result,
                 CancelCheck cancel);
 
-  // Closes every cached connection (for tests and on backend exit).
-  void close_connections();
-
   // Connections opened since this pool was created (for tests/benchmarks).
   long connections_opened() const;
 

@@ -27,13 +27,11 @@ void StatementMemo::enter(const StatementId& id) {
   if (entries_.bucket_count() > 4096) {
     std::unordered_map<std::uint64_t, CarrierRecord>().swap(entries_);  // give memory back
   }
-  hits_ = 0;
 }
 
 const CarrierRecord* StatementMemo::find(std::uint64_t key) const {
   auto it = entries_.find(key);
   if (it == entries_.end()) return nullptr;
-  ++hits_;
   return &it->second;
 }
 

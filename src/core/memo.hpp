@@ -59,12 +59,10 @@ class StatementMemo {
   BatchJob::Known as_known() const;
 
   std::size_t size() const { return entries_.size(); }
-  std::size_t hits() const { return hits_; }
 
  private:
   StatementId id_;
   std::unordered_map<std::uint64_t, CarrierRecord> entries_;
-  mutable std::size_t hits_ = 0;
 };
 
 // One lookup with the memo: answered from memory when this statement asked
