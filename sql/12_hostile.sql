@@ -51,3 +51,25 @@ FROM qxt_carrier('13972565397');
 \c contrib_regression
 DROP DATABASE qxt_regress_ascii;
 \! test/emulator/emuctl sent regress_hostile_0000000000000001
+
+-- A database whose encoding cannot hold the vendor's Chinese text: refused
+-- before anything is sent (the answers could not be stored after paying).
+DROP DATABASE IF EXISTS qxt_regress_latin1;
+CREATE DATABASE qxt_regress_latin1 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0;
+\c qxt_regress_latin1
+CREATE EXTENSION qxt_portability;
+\set ECHO none
+SELECT set_config('qxt.base_url', :'emu_url', false) IS NOT NULL AS base_url_set;
+\set ECHO all
+SET qxt.apikey = 'regress_hostile_0000000000000001';
+\! test/emulator/emuctl reset regress_hostile_0000000000000001
+SELECT qxt_carrier('13972565397');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM qxt_carrier_batch(ARRAY['13972565397']);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM qxt_balance();
+\echo :LAST_ERROR_SQLSTATE
+SELECT qxt_normalize_mobile('+86 139 7256 5397');
+\! test/emulator/emuctl sent regress_hostile_0000000000000001
+\c contrib_regression
+DROP DATABASE qxt_regress_latin1;

@@ -13,6 +13,7 @@ qxt::BalanceRecord g_balance;
 Datum qxt_balance(PG_FUNCTION_ARGS) {
   InitMaterializedSRF(fcinfo, 0);
   ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+  qxt_require_vendor_encoding();
 
   QxtGucSnapshot g = qxt_guc_snapshot();
   QxtFailure failure;

@@ -49,6 +49,7 @@ Datum qxt_carrier(PG_FUNCTION_ARGS) {
   char digits[qxt::kMobileDigits];
   if (!qxt::normalize_mobile(std::string_view(data, static_cast<std::size_t>(len)), digits))
     raise_invalid_number(data, len);
+  qxt_require_vendor_encoding();
 
   TupleDesc desc;
   if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
@@ -181,6 +182,7 @@ Datum qxt_carrier_batch(PG_FUNCTION_ARGS) {
   int n = 0;
   deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &elem_nulls, &n);
   if (n == 0) return (Datum)0;
+  qxt_require_vendor_encoding();
 
   // Normalise every element (pure, allocation-free core code); 0 marks an
   // element that is NULL or cannot be a number: it is never sent.

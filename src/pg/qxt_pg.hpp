@@ -100,3 +100,7 @@ qxt::StatementMemo& qxt_memo_for(const QxtStatement& st, const qxt::Settings& s)
 // The cancel check handed to the core: reads PostgreSQL's interrupt flags,
 // never raises.
 bool qxt_cancel_requested(void);
+// PostgreSQL part, before anything is sent: raises 22P05 when the database
+// encoding cannot hold the vendor's Chinese text (it would fail only after
+// the lookups were paid for).  UTF8 and SQL_ASCII always can.
+void qxt_require_vendor_encoding(void);

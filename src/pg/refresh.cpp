@@ -273,6 +273,7 @@ namespace {
 void refresh_body(FunctionCallInfo fcinfo, const char* source, Interval* max_age) {
   if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
     ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("qxt_refresh: SPI_connect failed")));
+  qxt_require_vendor_encoding();
   g_schema = extension_schema();
   const TimestampTz started = GetCurrentTimestamp();
   RunCounts c;

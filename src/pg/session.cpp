@@ -47,6 +47,45 @@ qxt::StatementMemo& qxt_memo_for(const QxtStatement& st, const qxt::Settings& s)
   return memo;
 }
 
+void qxt_require_vendor_encoding(void) {
+  static bool checked_ok = false;
+  if (checked_ok) return;
+  const int enc = GetDatabaseEncoding();
+  if (enc == PG_UTF8 || enc == PG_SQL_ASCII) {
+    checked_ok = true;
+    return;
+  }
+  // The vendor's vocabulary: carriers, fee types and a province-city area,
+  // in UTF-8 ("湖北-宜昌 移动 联通 电信 广电 预付费 后付费").
+  static const char probe[] =
+      "\xe6\xb9\x96\xe5\x8c\x97-\xe5\xae\x9c\xe6\x98\x8c \xe7\xa7\xbb\xe5\x8a\xa8 "
+      "\xe8\x81\x94\xe9\x80\x9a \xe7\x94\xb5\xe4\xbf\xa1 \xe5\xb9\xbf\xe7\x94\xb5 "
+      "\xe9\xa2\x84\xe4\xbb\x98\xe8\xb4\xb9 \xe5\x90\x8e\xe4\xbb\x98\xe8\xb4\xb9";
+  MemoryContext cxt = CurrentMemoryContext;
+  volatile bool convertible = true;
+  PG_TRY();
+  {
+    (void)pg_any_to_server(probe, static_cast<int>(sizeof probe - 1), PG_UTF8);
+  }
+  PG_CATCH();
+  {
+    // Only the conversion above can fail here; its error is replaced by ours.
+    MemoryContextSwitchTo(cxt);
+    FlushErrorState();
+    convertible = false;
+  }
+  PG_END_TRY();
+  if (!convertible)
+    ereport(ERROR,
+            (errcode(ERRCODE_UNTRANSLATABLE_CHARACTER),
+             errmsg("the database encoding %s cannot hold the vendor's Chinese text",
+                    GetDatabaseEncodingName()),
+             errdetail("Areas and carrier names come in Chinese; nothing was sent and nothing "
+                       "was charged."),
+             errhint("Use a database with encoding UTF8 (or one of the Chinese encodings).")));
+  checked_ok = true;
+}
+
 bool qxt_cancel_requested(void) {
   return InterruptPending && (QueryCancelPending || ProcDiePending);
 }
