@@ -269,47 +269,40 @@ run_fuzz() {
 }
 
 # --------------------------------------------------------------------------
-# 5. cron: the README's pg_cron recipe, run once in a cluster with pg_cron
+# Suites that are a script of their own ending with "N passed, M failed":
+# run_script_suite NAME NOTE SCRIPT -- runs it, logs to build/logs/NAME.log,
+# and records its counts (a script that printed no such line failed).
 # --------------------------------------------------------------------------
-run_cron() {
+run_script_suite() {
+    local name="$1" note="$2" script="$3"
     local start; start=$(now_s)
-    say "cron: the README's pg_cron recipe in a throwaway cluster (up to a minute; log: build/logs/cron.log)"
-    bash test/cron/run.sh </dev/null >"$LOGDIR/cron.log" 2>&1
+    local log="$LOGDIR/$name.log"
+    bash "$script" </dev/null >"$log" 2>&1
     local rc=$?
-    local last; last="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$LOGDIR/cron.log" | tail -n 1)"
+    local last; last="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)"
     if [ -z "$last" ]; then
-        tail -n 60 "$LOGDIR/cron.log" >&2
-        record cron 0 1 "$start" "did not run"
+        tail -n 60 "$log" >&2
+        record "$name" 0 1 "$start" "did not run"
         return
     fi
     local p f; p="$(awk '{print $1}' <<<"$last")"; f="$(awk '{print $3}' <<<"$last")"
     if [ "$f" -gt 0 ] || [ "$rc" -ne 0 ]; then
-        tail -n 60 "$LOGDIR/cron.log" >&2
+        tail -n 80 "$log" >&2
         [ "$f" -eq 0 ] && f=1
     fi
-    record cron "$p" "$f" "$start" ""
+    record "$name" "$p" "$f" "$start" "$note"
 }
 
-# --------------------------------------------------------------------------
-# 6. sanitize: the unit tests again under AddressSanitizer + UBSan
-# --------------------------------------------------------------------------
+# 5. sanitize: the unit tests again under AddressSanitizer + UBSan
 run_sanitize() {
-    local start; start=$(now_s)
-    say "sanitize: unit tests under ASan + UBSan (log: build/logs/sanitize-run.log)"
-    bash scripts/checks/sanitize.sh </dev/null >"$LOGDIR/sanitize-run.log" 2>&1
-    local rc=$?
-    local last; last="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$LOGDIR/sanitize-run.log" | tail -n 1)"
-    if [ -z "$last" ]; then
-        tail -n 60 "$LOGDIR/sanitize-run.log" >&2
-        record sanitize 0 1 "$start" "did not run"
-        return
-    fi
-    local p f; p="$(awk '{print $1}' <<<"$last")"; f="$(awk '{print $3}' <<<"$last")"
-    if [ "$f" -gt 0 ] || [ "$rc" -ne 0 ]; then
-        tail -n 80 "$LOGDIR/sanitize-run.log" >&2
-        [ "$f" -eq 0 ] && f=1
-    fi
-    record sanitize "$p" "$f" "$start" "ASan+UBSan"
+    say "sanitize: unit tests under ASan + UBSan (log: build/logs/sanitize.log)"
+    run_script_suite sanitize "ASan+UBSan" scripts/checks/sanitize.sh
+}
+
+# 6. cron: the README's pg_cron recipe, run once in a cluster with pg_cron
+run_cron() {
+    say "cron: the README's pg_cron recipe in a throwaway cluster (up to a minute; log: build/logs/cron.log)"
+    run_script_suite cron "" test/cron/run.sh
 }
 
 run_unit
