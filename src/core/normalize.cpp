@@ -117,15 +117,19 @@ std::uint64_t mobile_to_key(std::string_view digits) {
   return k;
 }
 
+void key_to_digits(std::uint64_t key, char (&out)[kMobileDigits]) noexcept {
+  for (std::size_t i = kMobileDigits; i-- > 0;) {
+    out[i] = static_cast<char>('0' + key % 10);
+    key /= 10;
+  }
+}
+
 std::string key_to_mobile(std::uint64_t key) {
   // 11 digits, zero-padded; a key of 12 or more digits is no mobile number.
   if (key >= 100000000000ULL) return std::string();
-  std::string s(kMobileDigits, '0');
-  for (std::size_t i = kMobileDigits; i-- > 0;) {
-    s[i] = static_cast<char>('0' + key % 10);
-    key /= 10;
-  }
-  return s;
+  char digits[kMobileDigits];
+  key_to_digits(key, digits);
+  return std::string(digits, kMobileDigits);
 }
 
 }  // namespace qxt

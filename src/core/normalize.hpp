@@ -27,5 +27,7 @@ std::optional<std::string> normalize_mobile(std::string_view input);
 // storage) and back.  `digits` must be a normalize_mobile() result.
 std::uint64_t mobile_to_key(std::string_view digits);
 std::string key_to_mobile(std::uint64_t key);
+// The 11 digits of a key below 10^11 (zero-padded), without allocating.
+void key_to_digits(std::uint64_t key, char (&out)[kMobileDigits]) noexcept;
 
 }  // namespace qxt

@@ -60,11 +60,7 @@ std::string batch_body(std::string_view apikey, const std::uint64_t* keys, std::
   out += "\",\"PhoneNumbers\":[";
   char digits[kMobileDigits];
   for (std::size_t i = 0; i < n; ++i) {
-    std::uint64_t k = keys[i];
-    for (std::size_t d = kMobileDigits; d-- > 0;) {
-      digits[d] = static_cast<char>('0' + k % 10);
-      k /= 10;
-    }
+    key_to_digits(keys[i], digits);
     if (i) out += ',';
     out += '"';
     out.append(digits, kMobileDigits);

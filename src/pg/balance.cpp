@@ -24,12 +24,11 @@ Datum qxt_balance(PG_FUNCTION_ARGS) {
   });
   qxt_failure_raise(&failure);
 
-  Datum values[2];
+  Datum values[2] = {0, 0};
   bool nulls[2] = {false, false};
   const std::string& fee = g_balance.fee_type;
-  char* conv = pg_any_to_server(fee.data(), static_cast<int>(fee.size()), PG_UTF8);
-  values[0] = PointerGetDatum(cstring_to_text(conv));
   nulls[0] = fee.empty();
+  if (!nulls[0]) values[0] = qxt_vendor_text(fee.data(), fee.size());
   values[1] = Int64GetDatum(static_cast<int64>(g_balance.balance));
   tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
   return (Datum)0;

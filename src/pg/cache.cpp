@@ -8,6 +8,17 @@ extern "C" {
 #include "executor/spi.h"
 }
 
+const char* qxt_extension_schema(void) {
+  int rc = SPI_execute("SELECT quote_ident(n.nspname) FROM pg_extension e "
+                       "JOIN pg_namespace n ON n.oid = e.extnamespace "
+                       "WHERE e.extname = 'qxt_portability'",
+                       true, 1);
+  if (rc != SPI_OK_SELECT || SPI_processed != 1)
+    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
+                    errmsg("extension qxt_portability is not installed in this database")));
+  return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
 int qxt_cache_fetch(const uint64* keys, int n, int max_age_s, QxtCachedRow** out) {
   *out = nullptr;
   if (max_age_s < 0 || n == 0) return 0;
@@ -18,11 +29,7 @@ int qxt_cache_fetch(const uint64* keys, int n, int max_age_s, QxtCachedRow** out
   for (int i = 0; i < n; ++i) {
     if (keys[i] == 0) continue;
     char digits[qxt::kMobileDigits];
-    std::uint64_t k = keys[i];
-    for (std::size_t p = qxt::kMobileDigits; p-- > 0;) {
-      digits[p] = static_cast<char>('0' + k % 10);
-      k /= 10;
-    }
+    qxt::key_to_digits(keys[i], digits);
     elems[m++] = PointerGetDatum(cstring_to_text_with_len(digits, qxt::kMobileDigits));
   }
   if (m == 0) return 0;
@@ -31,14 +38,7 @@ int qxt_cache_fetch(const uint64* keys, int n, int max_age_s, QxtCachedRow** out
   MemoryContext caller = CurrentMemoryContext;
   if (SPI_connect() != SPI_OK_CONNECT)
     ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("qxt: SPI_connect failed")));
-  int rc = SPI_execute("SELECT quote_ident(n.nspname) FROM pg_extension e "
-                       "JOIN pg_namespace n ON n.oid = e.extnamespace "
-                       "WHERE e.extname = 'qxt_portability'",
-                       true, 1);
-  if (rc != SPI_OK_SELECT || SPI_processed != 1)
-    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
-                    errmsg("qxt.cache_max_age is set but the extension's table is not found")));
-  char* schema = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+  const char* schema = qxt_extension_schema();
   StringInfoData q;
   initStringInfo(&q);
   appendStringInfo(&q,
@@ -47,7 +47,7 @@ int qxt_cache_fetch(const uint64* keys, int n, int max_age_s, QxtCachedRow** out
                    schema);
   Oid types[2] = {TEXTARRAYOID, INT4OID};
   Datum values[2] = {PointerGetDatum(arr), Int32GetDatum(max_age_s)};
-  rc = SPI_execute_with_args(q.data, 2, types, values, nullptr, true, 0);
+  int rc = SPI_execute_with_args(q.data, 2, types, values, nullptr, true, 0);
   if (rc != SPI_OK_SELECT)
     ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
                     errmsg("qxt: reading qxt_lookups failed (SPI code %d)", rc)));

@@ -31,16 +31,15 @@ void raise_invalid_number(const char* data, int len) {
                    "this one.")));
 }
 
-// Vendor text (UTF-8) as a text datum in the database encoding.
-Datum vendor_text(const char* s, std::size_t len) {
+}  // namespace
+
+Datum qxt_vendor_text(const char* s, std::size_t len) {
   char* conv = pg_any_to_server(s, static_cast<int>(len), PG_UTF8);
   Datum d = PointerGetDatum(cstring_to_text_with_len(conv, conv == s ? static_cast<int>(len)
                                                                      : static_cast<int>(std::strlen(conv))));
   if (conv != s) pfree(conv);
   return d;
 }
-
-}  // namespace
 
 Datum qxt_carrier(PG_FUNCTION_ARGS) {
   text* arg = PG_GETARG_TEXT_PP(0);
@@ -98,7 +97,7 @@ Datum qxt_carrier(PG_FUNCTION_ARGS) {
   const std::string* fields[3] = {&r.area, &r.init_isp, &r.now_isp};
   for (int i = 0; i < 3; ++i) {
     nulls[2 + i] = fields[i]->empty();
-    if (!nulls[2 + i]) values[2 + i] = vendor_text(fields[i]->data(), fields[i]->size());
+    if (!nulls[2 + i]) values[2 + i] = qxt_vendor_text(fields[i]->data(), fields[i]->size());
   }
   HeapTuple tuple = heap_form_tuple(desc, values, nulls);
   PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
@@ -262,7 +261,7 @@ Datum qxt_carrier_batch(PG_FUNCTION_ARGS) {
     if (!text_done[id]) {
       std::string_view sv = job->text(id);
       MemoryContext o = MemoryContextSwitchTo(jobcxt);
-      text_cache[id] = vendor_text(sv.data(), sv.size());
+      text_cache[id] = qxt_vendor_text(sv.data(), sv.size());
       MemoryContextSwitchTo(o);
       text_done[id] = true;
     }
@@ -278,12 +277,9 @@ Datum qxt_carrier_batch(PG_FUNCTION_ARGS) {
       if (elem_nulls[i]) ++tally.null_inputs;
       else ++tally.invalid_inputs;
     } else {
-      std::uint64_t k = keys[i];
-      char* d = VARDATA(mobile);
-      for (std::size_t p = qxt::kMobileDigits; p-- > 0;) {
-        d[p] = static_cast<char>('0' + k % 10);
-        k /= 10;
-      }
+      char digits[qxt::kMobileDigits];
+      qxt::key_to_digits(keys[i], digits);
+      std::memcpy(VARDATA(mobile), digits, qxt::kMobileDigits);
       values[1] = PointerGetDatum(mobile);
       nulls[1] = false;
       if (r != nullptr && r->code == 0) {

@@ -61,7 +61,13 @@ inline void qxt_run_core(QxtFailure* f, Body&& body) noexcept {
   }
 }
 
+/* in lookup.cpp */
+// Vendor text (UTF-8) as a text datum in the database encoding.
+Datum qxt_vendor_text(const char* utf8, std::size_t len);
+
 /* in cache.cpp */
+// The extension's schema, quoted for SQL (SPI must be connected).
+const char* qxt_extension_schema(void);
 // A row of qxt_lookups young enough to answer from (plain data; strings are
 // NUL-terminated UTF-8, "" when NULL).
 struct QxtCachedRow {

@@ -52,16 +52,6 @@ int64 spi_int8(int row, int col) {
   return isnull ? 0 : DatumGetInt64(d);
 }
 
-const char* extension_schema(void) {
-  spi_exec("SELECT quote_ident(n.nspname) FROM pg_extension e "
-           "JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'qxt_portability'",
-           SPI_OK_SELECT);
-  if (SPI_processed != 1)
-    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
-                    errmsg("extension qxt_portability is not installed in this database")));
-  return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-}
-
 char* sql(const char* fmt, ...) pg_attribute_printf(1, 2);
 char* sql(const char* fmt, ...) {
   StringInfoData buf;
@@ -156,11 +146,7 @@ void store_window(const qxt::BatchJob& job, const std::uint64_t* keys, int n, Ru
     if (r == nullptr || r->code == qxt::CompactResult::kNotAsked) continue;
     if (!qxt::StatementMemo::memorable(r->code)) continue;
     char digits[qxt::kMobileDigits];
-    std::uint64_t k = keys[i];
-    for (std::size_t p = qxt::kMobileDigits; p-- > 0;) {
-      digits[p] = static_cast<char>('0' + k % 10);
-      k /= 10;
-    }
+    qxt::key_to_digits(keys[i], digits);
     mob[m] = PointerGetDatum(cstring_to_text_with_len(digits, qxt::kMobileDigits));
     code[m] = Int32GetDatum(r->code);
     bool ok = r->code == 0;
@@ -173,10 +159,7 @@ void store_window(const qxt::BatchJob& job, const std::uint64_t* keys, int n, Ru
       outn[f][m] = !ok || ids[f] == 0;
       if (!outn[f][m]) {
         std::string_view sv = job.text(ids[f]);
-        char* conv = pg_any_to_server(sv.data(), static_cast<int>(sv.size()), PG_UTF8);
-        outs[f][m] = PointerGetDatum(conv == sv.data()
-                                         ? cstring_to_text_with_len(sv.data(), static_cast<int>(sv.size()))
-                                         : cstring_to_text(conv));
+        outs[f][m] = qxt_vendor_text(sv.data(), sv.size());
       } else {
         outs[f][m] = (Datum)0;
       }
@@ -274,7 +257,7 @@ void refresh_body(FunctionCallInfo fcinfo, const char* source, Interval* max_age
   if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
     ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("qxt_refresh: SPI_connect failed")));
   qxt_require_vendor_encoding();
-  g_schema = extension_schema();
+  g_schema = qxt_extension_schema();
   const TimestampTz started = GetCurrentTimestamp();
   RunCounts c;
 
