@@ -3,13 +3,14 @@
 # the same core for the unit tests.
 EXTENSION = qxt_portability
 MODULE_big = qxt_portability
-DATA = sql/qxt_portability--1.0.sql
+# Install and upgrade scripts, one per version and one per upgrade step.
+DATA = $(wildcard extension/qxt_portability--*.sql)
 
 CORE_SRCS = $(wildcard src/core/*.cpp)
 PG_SRCS = $(wildcard src/pg/*.cpp)
 OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
-REGRESS = $(patsubst sql/%.sql,%,$(filter-out sql/qxt_portability--%.sql,$(sort $(wildcard sql/*.sql))))
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --load-extension=plpgsql
 
 PG_CPPFLAGS = -Isrc/core -Isrc/pg

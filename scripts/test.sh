@@ -8,9 +8,12 @@
 #   emulator  the emulator's own unittest suite
 #   fuzz      a short libFuzzer run of every test/fuzz/fuzz_*.cpp target
 #
-# Usage: scripts/test.sh [--quick]
+# Usage: scripts/test.sh [--quick] [--only SUITE[,SUITE...]]
 #   --quick              skip the fuzz smoke run
+#   --only LIST          run only these suites (e.g. --only unit,regress)
 #   QXT_FUZZ_SECONDS=N   seconds per fuzzer (default 20)
+#   QXT_REGRESS="02_carrier 03_batch"  a subset of the regression tests
+#                        (00_setup is always run first)
 #
 # Build and test logs go to build/logs/.  The last line of the output is
 # "N passed, M failed" over all suites; the exit status is 1 if anything
@@ -20,13 +23,21 @@ set -uo pipefail
 cd "$ROOT"
 
 QUICK=0
-for arg in "$@"; do
-    case "$arg" in
+ONLY=""
+while [ $# -gt 0 ]; do
+    case "$1" in
         --quick) QUICK=1 ;;
-        -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-        *) echo "unknown option: $arg (try --help)" >&2; exit 2 ;;
+        --only) shift; ONLY=",${1:-},"; [ -n "${1:-}" ] || { echo "--only needs a list" >&2; exit 2; } ;;
+        --only=*) ONLY=",${1#--only=}," ;;
+        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "unknown option: $1 (try --help)" >&2; exit 2 ;;
     esac
+    shift
 done
+# wanted SUITE: true when SUITE is to run (--only, --quick).
+wanted() {
+    [ -z "$ONLY" ] || [[ "$ONLY" == *",$1,"* ]]
+}
 FUZZ_SECONDS="${QXT_FUZZ_SECONDS:-20}"
 case "$FUZZ_SECONDS" in
     ''|*[!0-9]*) echo "QXT_FUZZ_SECONDS must be a whole number" >&2; exit 2 ;;
@@ -131,8 +142,12 @@ run_regress() {
     (
         python3_shim "$TMP"
         export QXT_EMU_URL QXT_EMU_TLS_URL QXT_EMU_CA QXT_BLACKHOLE_URL
+        subset=()
+        if [ -n "${QXT_REGRESS:-}" ]; then
+            subset=("REGRESS=00_setup ${QXT_REGRESS//00_setup/}")
+        fi
         pg_virtualenv "${PG_VIRTUALENV_OPTS[@]}" \
-            make installcheck PG_CONFIG="$PG_CONFIG" </dev/null
+            make installcheck PG_CONFIG="$PG_CONFIG" "${subset[@]}" </dev/null
     ) >"$LOGDIR/regress.log" 2>&1
     local rc=$?
     stop_fixtures
@@ -305,16 +320,18 @@ run_cron() {
     run_script_suite cron "" test/cron/run.sh
 }
 
-run_unit
-run_sanitize
-run_regress
-run_emulator_tests
-run_cron
-if [ "$QUICK" -eq 1 ]; then
-    SKIPPED_FUZZ=1
-else
-    SKIPPED_FUZZ=0
-    run_fuzz
+wanted unit && run_unit
+wanted sanitize && run_sanitize
+wanted regress && run_regress
+wanted emulator && run_emulator_tests
+wanted cron && run_cron
+SKIPPED_FUZZ=0
+if wanted fuzz; then
+    if [ "$QUICK" -eq 1 ]; then
+        SKIPPED_FUZZ=1
+    else
+        run_fuzz
+    fi
 fi
 
 # --------------------------------------------------------------------------

@@ -65,6 +65,13 @@ inline void qxt_run_core(QxtFailure* f, Body&& body) noexcept {
 // Vendor text (UTF-8) as a text datum in the database encoding.
 Datum qxt_vendor_text(const char* utf8, std::size_t len);
 
+/* in spi.cpp */
+// SPI_execute / SPI_execute_with_args (nargs > 0) for the extension's own
+// statements, with search_path fixed to "pg_catalog, pg_temp" while it runs.
+// SPI must be connected.  Returns SPI's result code.
+int qxt_spi_execute(const char* sql, bool read_only, long tcount, int nargs = 0,
+                    Oid* types = nullptr, Datum* values = nullptr, const char* nulls = nullptr);
+
 /* in cache.cpp */
 // The extension's schema, quoted for SQL (SPI must be connected).
 const char* qxt_extension_schema(void);

@@ -1,0 +1,123 @@
+-- qxt_portability 1.1: the SQL surface (a fresh install; 1.0 users get here by qxt_portability--1.0--1.1.sql).
+\echo Use "CREATE EXTENSION qxt_portability" to load this file. \quit
+
+-- One lookup's answer.  res: 0 not ported, 1 ported, 3 virtual operator.
+-- mobile is the normalised 11-digit number, so
+-- JOIN ... ON r.mobile = qxt_normalize_mobile(c.phone) works.
+CREATE TYPE qxt_carrier_result AS (
+    res      smallint,
+    mobile   text,
+    area     text,
+    init_isp text,
+    now_isp  text
+);
+
+CREATE FUNCTION qxt_normalize_mobile(mobile text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'qxt_normalize_mobile'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION qxt_normalize_mobile(text) IS
+'The 11-digit form of a Chinese mobile number (+86, 0086, 86, spaces, dashes, dots accepted), or NULL. No network.';
+
+CREATE FUNCTION qxt_carrier(mobile text)
+RETURNS qxt_carrier_result
+AS 'MODULE_PATHNAME', 'qxt_carrier'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION qxt_carrier(text) IS
+'One paid portability lookup. Use it with LATERAL, not (qxt_carrier(x)).*.';
+
+CREATE FUNCTION qxt_carrier_batch(mobiles text[])
+RETURNS SETOF qxt_carrier_result
+AS 'MODULE_PATHNAME', 'qxt_carrier_batch'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED
+ROWS 1000;
+
+COMMENT ON FUNCTION qxt_carrier_batch(text[]) IS
+'Paid portability lookups of many numbers: one row per array element, in array order; each distinct valid number is sent once.';
+
+CREATE FUNCTION qxt_balance()
+RETURNS TABLE (fee_type text, balance bigint)
+AS 'MODULE_PATHNAME', 'qxt_balance'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED
+ROWS 1;
+
+COMMENT ON FUNCTION qxt_balance() IS
+'The vendor account''s fee type (prepaid or postpaid, in the vendor''s Chinese) and remaining lookups.';
+
+-- Spending the balance is a privilege.
+REVOKE EXECUTE ON FUNCTION qxt_carrier(text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION qxt_carrier_batch(text[]) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION qxt_balance() FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- Refresh jobs that keep what they paid for.
+-- ---------------------------------------------------------------------------
+
+-- Every answer paid for by qxt_refresh: mobile is the normalised number,
+-- code the vendor's per-number code (0 = success; -4 = no information).
+-- It is personal data: no access for PUBLIC (see the README for GRANTs).
+CREATE TABLE qxt_lookups (
+    mobile       text PRIMARY KEY CHECK (mobile ~ '^1[3-9][0-9]{9}$'),
+    res          smallint,
+    area         text,
+    init_isp     text,
+    now_isp      text,
+    code         int NOT NULL DEFAULT 0,
+    looked_up_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX qxt_lookups_looked_up_at ON qxt_lookups (looked_up_at);
+COMMENT ON TABLE qxt_lookups IS
+'Answers paid for by qxt_refresh (and read by the functions when qxt.cache_max_age is set).';
+
+-- One row per qxt_refresh run, committed with every batch window, so another
+-- session can watch it (qxt_refresh_progress).
+CREATE TABLE qxt_refresh_runs (
+    run_id      bigserial PRIMARY KEY,
+    source      text NOT NULL,
+    state       text NOT NULL CHECK (state IN ('running', 'done', 'failed', 'cancelled')),
+    pid         int NOT NULL DEFAULT pg_backend_pid(),
+    run_by      name NOT NULL DEFAULT current_user,
+    started_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    updated_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    finished_at timestamptz,
+    total       bigint NOT NULL DEFAULT 0,  -- rows the source returned
+    invalid     bigint NOT NULL DEFAULT 0,  -- NULL or not a number: never sent
+    fresh       bigint NOT NULL DEFAULT 0,  -- skipped: younger than max_age
+    to_look_up  bigint NOT NULL DEFAULT 0,  -- distinct numbers to look up
+    done        bigint NOT NULL DEFAULT 0,  -- looked up so far
+    failed      bigint NOT NULL DEFAULT 0,  -- answered with a per-number failure
+    paid        bigint NOT NULL DEFAULT 0,  -- answered with success (charged)
+    message     text                        -- why a run failed or was cancelled
+);
+
+CREATE VIEW qxt_refresh_progress AS
+SELECT r.run_id,
+       CASE WHEN r.state = 'running' AND NOT EXISTS (
+                 SELECT 1 FROM pg_stat_activity a
+                 WHERE a.pid = r.pid AND a.backend_start <= r.started_at)
+            THEN 'interrupted' ELSE r.state END AS state,
+       r.done, r.to_look_up,
+       round(100.0 * r.done / nullif(r.to_look_up, 0), 1) AS percent,
+       r.total, r.fresh, r.invalid, r.failed, r.paid,
+       round(r.done / nullif(extract(epoch FROM r.updated_at - r.started_at), 0)) AS numbers_per_s,
+       CASE WHEN r.state = 'running' AND r.done > 0
+            THEN (r.to_look_up - r.done) * (r.updated_at - r.started_at) / r.done END AS eta,
+       r.started_at, r.updated_at, r.finished_at, r.source, r.message, r.pid, r.run_by
+FROM qxt_refresh_runs r;
+
+CREATE PROCEDURE qxt_refresh(source text, max_age interval DEFAULT '30 days')
+AS 'MODULE_PATHNAME', 'qxt_refresh'
+LANGUAGE C;
+
+COMMENT ON PROCEDURE qxt_refresh(text, interval) IS
+'Looks up the numbers of a query (one text column) not looked up within max_age, committing every batch into qxt_lookups.';
+
+SELECT pg_catalog.pg_extension_config_dump('qxt_lookups', '');
+SELECT pg_catalog.pg_extension_config_dump('qxt_refresh_runs', '');
+SELECT pg_catalog.pg_extension_config_dump('qxt_refresh_runs_run_id_seq', '');
+
+REVOKE ALL ON qxt_lookups, qxt_refresh_runs, qxt_refresh_progress FROM PUBLIC;
+REVOKE ALL ON SEQUENCE qxt_refresh_runs_run_id_seq FROM PUBLIC;
+REVOKE EXECUTE ON PROCEDURE qxt_refresh(text, interval) FROM PUBLIC;
