@@ -107,3 +107,10 @@ COMMIT;
 -- 13972565397 was paid by each unit once.
 \! test/emulator/emuctl sent regress_memo_0000000000000000001
 \! test/emulator/emuctl count regress_memo_0000000000000000001 13972565397
+
+-- An extended-protocol portal is one statement across its Execute messages
+-- (PostgreSQL gives each message a statement start time of its own):
+-- four rows, one per Execute, two distinct numbers, two payments.
+\! test/emulator/emuctl reset regress_memo_0000000000000000001
+\! PGDATABASE=contrib_regression python3 test/refresh/portal.py "LOAD 'qxt_portability'; SET qxt.apikey = 'regress_memo_0000000000000000001'" "SELECT (qxt_carrier(p)).now_isp FROM (VALUES ('13972565391'), ('13972565391'), ('13972565397'), ('13972565391')) AS v(p)"
+\! test/emulator/emuctl sent regress_memo_0000000000000000001
