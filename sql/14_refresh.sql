@@ -186,6 +186,45 @@ SELECT DISTINCT who, path FROM refresher_data.seen_as;
 SELECT mobile, code FROM qxt_lookups WHERE mobile LIKE '136%' ORDER BY 1;
 \! test/emulator/emuctl sent regress_refresh_0000000000000001
 
+-- Nor can its query get a write of ours to run its code.  A query that
+-- drops our temporary tables (DISCARD TEMP) and puts its own in their
+-- place, with a trigger, is stopped before anything is written there ...
+CREATE TABLE refresher_data.trap_log (who name);
+GRANT INSERT ON refresher_data.trap_log TO qxt_regress_refresher;
+CREATE FUNCTION refresher_data.trap() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO refresher_data.trap_log VALUES (current_user);
+  RETURN NEW;
+END $$;
+CREATE FUNCTION refresher_data.swap(p text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_class WHERE oid = to_regclass('pg_temp.qxt_refresh_stage')
+                 AND relowner = current_user::regrole) THEN
+    DISCARD TEMP;
+    CREATE TEMP TABLE qxt_refresh_stage (k bigint NOT NULL);
+    CREATE TEMP TABLE qxt_refresh_todo (k bigint PRIMARY KEY);
+    CREATE TRIGGER trap BEFORE INSERT ON pg_temp.qxt_refresh_stage
+      FOR EACH ROW EXECUTE FUNCTION refresher_data.trap();
+  END IF;
+  RETURN p;
+END $$;
+SET SESSION AUTHORIZATION qxt_regress_refresher;
+SET search_path = refresher_data, public;
+SET client_min_messages = warning;
+CALL qxt_refresh('SELECT swap(phone) FROM phones');
+SELECT state, message FROM qxt_refresh_progress ORDER BY run_id DESC LIMIT 1;
+-- ... and a query that releases the session's advisory locks does not get
+-- a second run going beside it: the run takes them back.
+CALL qxt_refresh('SELECT phone FROM phones, (SELECT pg_advisory_unlock_all()) AS x', '0 seconds');
+SELECT state FROM qxt_refresh_progress ORDER BY run_id DESC LIMIT 1;
+SELECT count(*) AS run_lock_held FROM pg_locks
+WHERE pid = pg_backend_pid() AND locktype = 'advisory' AND classid = 1903719538;
+RESET client_min_messages;
+RESET search_path;
+RESET SESSION AUTHORIZATION;
+SELECT count(*) AS trap_fired FROM refresher_data.trap_log;
+DISCARD TEMP;
+
 -- A trigger on our tables would run with the owner's rights: refused (42501)
 -- before the run starts, whoever made it.
 CREATE FUNCTION refresher_data.planted() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -37,9 +37,12 @@
 #include "qxt_pg.hpp"
 
 extern "C" {
+#include "catalog/namespace.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
+#include "nodes/makefuncs.h"
 #include "pgstat.h"
+#include "storage/lock.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
@@ -95,6 +98,8 @@ struct Run {
   TimestampTz started = 0;
   MemoryContext cxt = nullptr;   // survives the commits of the run
   int64 last_key = 0;            // keyset position in the to-do set
+  Oid stage_oid = InvalidOid;    // our temporary tables, as created
+  Oid todo_oid = InvalidOid;
 };
 
 // What the exit callback needs to record a run's end (static storage: it
@@ -436,6 +441,58 @@ uint64 key_of(Datum d, Oid base) {
   return qxt::mobile_to_key(std::string_view(digits, qxt::kMobileDigits));
 }
 
+Oid temp_table_oid(const char* name) {
+  return RangeVarGetRelid(makeRangeVar(pstrdup("pg_temp"), pstrdup(name), -1), NoLock, true);
+}
+
+// The caller's query runs between our writes to the temporary tables, and
+// could have dropped them (DISCARD TEMP) and put tables of its own, with
+// triggers, in their place: a write of ours would then run its code as the
+// owner.  So before each such write: are they still the ones we created?
+void check_temp_tables(const Run& r) {
+  if (temp_table_oid("qxt_refresh_stage") != r.stage_oid ||
+      temp_table_oid("qxt_refresh_todo") != r.todo_oid)
+    ereport(ERROR,
+            (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+             errmsg("qxt_refresh: its temporary tables were dropped or replaced while the "
+                    "source query ran"),
+             errdetail("qxt_refresh writes them as the extension's owner, so it writes only the "
+                       "tables it created. Nothing was sent and nothing was charged."),
+             errhint("The source query must not drop temporary tables (DISCARD TEMP).")));
+}
+
+// Whether this session holds an advisory lock (as pg_advisory_lock takes
+// them: ExclusiveLock; field 4 is 1 for the int8 form, 2 for two int4s).
+bool advisory_held(uint32 key1, uint32 key2, uint16 form) {
+  LOCKTAG tag;
+  SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, key1, key2, form);
+  return LockHeldByMe(&tag, ExclusiveLock);
+}
+bool global_lock_held(void) {
+  return advisory_held(static_cast<uint32>(kLockKey >> 32), static_cast<uint32>(kLockKey), 1);
+}
+bool run_lock_held(void) {
+  return advisory_held(static_cast<uint32>(kRunLockKey), static_cast<uint32>(g_run_lock_key2), 2);
+}
+
+// The caller's query could also have released this session's advisory locks
+// (pg_advisory_unlock_all): take back any that is gone, or stop if another
+// session has taken it meanwhile.
+void check_locks(const Run& r) {
+  bool ok = true;
+  if (!global_lock_held())
+    ok = DatumGetBool(DirectFunctionCall1(pg_try_advisory_lock_int8, Int64GetDatum(kLockKey)));
+  if (ok && !run_lock_held())
+    ok = DatumGetBool(DirectFunctionCall2(pg_try_advisory_lock_int4, Int32GetDatum(kRunLockKey),
+                                          Int32GetDatum(g_run_lock_key2)));
+  if (!ok)
+    ereport(ERROR, (errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+                    errmsg("qxt_refresh: this run's advisory locks were released while the "
+                           "source query ran, and another session holds them now"),
+                    errdetail("Two runs at once could pay twice for the same numbers. Nothing "
+                              "was sent and nothing was charged.")));
+}
+
 void phase_prepare(Run& r, void*) {
   // The temporary tables belong to the extension's owner, so the caller's
   // code (the source query runs in between) can neither read, change nor
@@ -449,6 +506,8 @@ void phase_prepare(Run& r, void*) {
   exec_as_owner(r.owner, false,
                 "CREATE TEMP TABLE pg_temp.qxt_refresh_todo (k pg_catalog.int8 PRIMARY KEY)",
                 SPI_OK_UTILITY, false);
+  r.stage_oid = temp_table_oid("qxt_refresh_stage");
+  r.todo_oid = temp_table_oid("qxt_refresh_todo");
 
   // The source query: as the caller, with the caller's search_path, read
   // through a cursor in chunks (bounded memory at any size).
@@ -492,6 +551,7 @@ void phase_prepare(Run& r, void*) {
       Oid types[1] = {INT8ARRAYOID};
       Datum values[1] = {PointerGetDatum(
           construct_array(keys, m, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))};
+      check_temp_tables(r);
       exec_owner(r, insert_keys, SPI_OK_INSERT, 1, types, values, nullptr);
     }
     MemoryContextSwitchTo(old);
@@ -499,6 +559,9 @@ void phase_prepare(Run& r, void*) {
   }
   SPI_cursor_close(cursor);
   MemoryContextDelete(chunkcxt);
+  // No code of the caller's runs after this point.
+  check_temp_tables(r);
+  check_locks(r);
 
   // The to-do set, built once: the distinct numbers without a valid row
   // (as the cache reads it: a per-number code, not in the future) younger
@@ -711,8 +774,9 @@ void start_run(Run& r) {
   // A run of this session that ended keeps its lock until the next one (so
   // a watcher never sees a finished run without its final state); release it.
   if (g_run_lock_held) {
-    DirectFunctionCall2(pg_advisory_unlock_int4, Int32GetDatum(kRunLockKey),
-                        Int32GetDatum(g_run_lock_key2));
+    if (run_lock_held())
+      DirectFunctionCall2(pg_advisory_unlock_int4, Int32GetDatum(kRunLockKey),
+                          Int32GetDatum(g_run_lock_key2));
     g_run_lock_held = false;
   }
   check_tables(r);
@@ -853,7 +917,7 @@ void refresh_body(Run& r) {
 }
 
 void release_lock(void) {
-  DirectFunctionCall1(pg_advisory_unlock_int8, Int64GetDatum(kLockKey));
+  if (global_lock_held()) DirectFunctionCall1(pg_advisory_unlock_int8, Int64GetDatum(kLockKey));
 }
 
 }  // namespace
@@ -896,8 +960,9 @@ Datum qxt_refresh(PG_FUNCTION_ARGS) {
     // view shows the run as interrupted instead of running.
     if (g_active.active && g_run_lock_held) {
       g_active.active = false;
-      DirectFunctionCall2(pg_advisory_unlock_int4, Int32GetDatum(kRunLockKey),
-                          Int32GetDatum(g_run_lock_key2));
+      if (run_lock_held())
+        DirectFunctionCall2(pg_advisory_unlock_int4, Int32GetDatum(kRunLockKey),
+                            Int32GetDatum(g_run_lock_key2));
       g_run_lock_held = false;
     }
     release_lock();
