@@ -54,15 +54,21 @@ if "$PY" "$ROOT/test/emulator/qxt_emulator.py" --help 2>/dev/null | grep -q -- '
 fi
 start_emulator "$TMP" "${EMU_ARGS[@]}" || exit 2
 say "emulator at $QXT_EMU_URL, no latency${EMU_ARGS[*]:+, ${EMU_ARGS[*]}}"
-export QXT_EMU_URL SMALL LARGE TMP ROOT
+EMU_CPU_PID="$EMU_PID"
+TICKS="$(getconf CLK_TCK)"
+export QXT_EMU_URL SMALL LARGE TMP ROOT EMU_CPU_PID TICKS
 
 pg_virtualenv "${PG_VIRTUALENV_OPTS[@]}" bash -c '
 set -uo pipefail
 KEY=scalebench0000000000000000000001
 "$ROOT/test/emulator/emuctl" account "$KEY" --balance 100000000000 >/dev/null || exit 2
 
+# cpu_ticks PID: user + system CPU ticks of a process so far.
+cpu_ticks() { awk "{print \$14 + \$15}" "/proc/$1/stat"; }
+
 # run_one N: a fresh database with N distinct valid numbers, one refresh of
-# them; prints "N seconds peak_rss_kb peak_anon_kb paid".
+# them; prints "N seconds peak_rss_kb peak_anon_kb looked_up backend_cpu_s
+# emulator_cpu_s".
 run_one() {
     local n="$1" db="scale_$1"
     psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" || return 1
@@ -72,7 +78,8 @@ run_one() {
         -c "CREATE EXTENSION qxt_portability" \
         -c "CREATE TABLE phones AS SELECT (13000000000 + g::bigint * 7919 % 1000000000)::text AS phone FROM generate_series(1, $n) g" \
         -c "VACUUM ANALYZE phones" || return 1
-    local out="$TMP/run_$n.out"
+    local out="$TMP/run_$n.out" emu0 emu1
+    emu0=$(cpu_ticks "$EMU_CPU_PID")
     # One session: its pid first, then the refresh, then its clock.
     psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" \
         -c "SELECT pg_backend_pid()" \
@@ -84,6 +91,7 @@ run_one() {
         -c "CALL qxt_refresh('"'"'SELECT phone FROM phones'"'"')" \
         -c "SELECT extract(epoch FROM clock_timestamp())" \
         -c "SELECT pg_read_file('"'"'/proc/'"'"' || pg_backend_pid() || '"'"'/status'"'"')" \
+        -c "SELECT '"'"'cpu '"'"' || pg_read_file('"'"'/proc/'"'"' || pg_backend_pid() || '"'"'/stat'"'"')" \
         >"$out" 2>&1 &
     local psql_pid=$! pid=""
     for i in $(seq 1 100); do
@@ -99,11 +107,14 @@ run_one() {
         sleep 0.5
     done
     wait "$psql_pid" || { cat "$out" >&2; return 1; }
+    emu1=$(cpu_ticks "$EMU_CPU_PID")
     local t0 t1 hwm paid
     t0=$(sed -n 2p "$out"); t1=$(sed -n 3p "$out")
     hwm=$(awk "/^VmHWM:/ {print \$2}" "$out")
     paid=$(psql -X -At -d "$db" -c "SELECT paid + failed FROM qxt_refresh_runs ORDER BY run_id DESC LIMIT 1")
-    echo "$n $(awk -v a="$t0" -v b="$t1" "BEGIN {print b - a}") $hwm $anon $paid"
+    local cpu
+    cpu=$(awk "/^cpu / {print (\$15 + \$16) / $TICKS}" "$out")
+    echo "$n $(awk -v a="$t0" -v b="$t1" "BEGIN {print b - a}") $hwm $anon $paid $cpu $(awk -v a="$emu0" -v b="$emu1" -v t="$TICKS" "BEGIN {print (b - a) / t}")"
     psql -X -q -d postgres -c "DROP DATABASE $db"
 }
 
@@ -113,14 +124,20 @@ python3 - "$r1" "$r2" <<"EOF"
 import sys
 rows = [r.split() for r in sys.argv[1:3]]
 res = []
-for n, secs, hwm, anon, looked in rows:
-    n, secs, hwm, anon, looked = int(n), float(secs), int(hwm), int(anon), int(looked)
-    per_m = secs / (n / 1e6)
-    res.append((n, secs, per_m, hwm, anon, looked))
-    print("%9d numbers: %7.1f s, %6.2f s per million, looked up %d, backend peak RSS %d MB "
-          "(VmHWM, shared buffers included), peak private %d MB"
-          % (n, secs, per_m, looked, hwm // 1024, anon // 1024))
+for n, secs, hwm, anon, looked, cpu, emu in rows:
+    n, secs, hwm, anon, looked, cpu, emu = (int(n), float(secs), int(hwm), int(anon),
+                                            int(looked), float(cpu), float(emu))
+    m = n / 1e6
+    per_m = secs / m
+    res.append((n, secs, per_m, hwm, anon, looked, cpu / m, emu / m))
+    print("%9d numbers: %7.1f s, %6.2f s per million (CPU per million: backend %.2f s, "
+          "emulator %.2f s), looked up %d, backend peak RSS %d MB (VmHWM, shared buffers "
+          "included), peak private %d MB"
+          % (n, secs, per_m, cpu / m, emu / m, looked, hwm // 1024, anon // 1024))
 ratio = res[1][2] / res[0][2]
+print("CPU per million, %d vs %d: backend ratio %.3f, emulator ratio %.3f (wall time also "
+      "depends on what else the machine runs)"
+      % (res[1][0], res[0][0], res[1][6] / res[0][6], res[1][7] / max(res[0][7], 1e-9)))
 mem_ok = res[1][4] <= 1.5 * res[0][4] + 16 * 1024
 lookups_ok = all(r[5] == r[0] for r in res)
 print("time per million, %d vs %d: ratio %.3f (goal <= 1.2)" % (res[1][0], res[0][0], ratio))
