@@ -14,7 +14,7 @@
 # backend's peak private memory at --large is at most 1.5x that at --small
 # plus 16 MB (it does not grow with the input).  Exit 0 on PASS, 1 on FAIL,
 # 2 when the run itself broke.  Not part of the test run: at the defaults it
-# takes 10 to 20 minutes.  The emulator keeps a counter per number sent; it
+# takes 5 to 15 minutes.  The emulator keeps a counter per number sent; it
 # runs with --lean (no per-number bookkeeping) when it has that option.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"

@@ -48,5 +48,5 @@ FROM @extschema@.qxt_refresh_runs r
 CROSS JOIN LATERAL (
   SELECT EXTRACT(epoch FROM r.updated_at OPERATOR(pg_catalog.-) r.started_at) AS secs) e;
 
-COMMENT ON PROCEDURE @extschema@.qxt_refresh(text, interval) IS
+COMMENT ON PROCEDURE @extschema@.qxt_refresh(pg_catalog.text, pg_catalog.interval) IS
 'Looks up the numbers of a query (one text column) not looked up within max_age, committing every batch window into qxt_lookups.';
