@@ -138,6 +138,25 @@ SELECT count(*) AS kept FROM qxt_lookups;
 -- 1000 charged for 1000 numbers: the hung request was not charged, the
 -- answered one was kept.
 \! test/emulator/emuctl stats regress_refresh_0000000000000001 | python3 -c 'import json,sys; s=json.load(sys.stdin); print("charged", s["charged"], "distinct", s["distinct_numbers"], "sent twice", sum(1 for v in s["sent"].values() if v > 1))'
+
+-- The same window, stopped by statement_timeout while the hung request
+-- waits: the answered request's 100 answers are stored with the cancel
+-- pending.  (qxt_lookups checks mobile with a regular expression, which
+-- PostgreSQL abandons when a cancel is pending even while interrupts are
+-- held: the answers were lost that way.)
+TRUNCATE qxt_lookups;
+\! test/emulator/emuctl reset regress_refresh_0000000000000001
+SET qxt.reuse_connections = off;
+SELECT qxt_fault('hang*1');
+SET statement_timeout = '1s';
+CALL qxt_refresh('SELECT phone FROM customers');
+RESET statement_timeout;
+SELECT qxt_fault('');
+RESET qxt.reuse_connections;
+SELECT count(*) AS kept FROM qxt_lookups;
+SELECT state, split_part(message, ';', 1) AS reason, done, paid
+FROM qxt_refresh_progress ORDER BY run_id DESC LIMIT 1;
+\! test/emulator/emuctl sent regress_refresh_0000000000000001
 RESET client_min_messages;
 
 -- ---------------------------------------------------------------------------

@@ -287,13 +287,16 @@ void record_error(Run& r, const ErrorData* e) {
 }
 
 // Runs `fn` in an internal subtransaction, as PL/pgSQL runs a block with an
-// EXCEPTION clause.  On error: the subtransaction is rolled back (which also
-// restores the caller's identity), the run's final state is recorded and
-// committed, and the error is raised again.
+// EXCEPTION clause.  Returns nullptr, or the error it raised: then the
+// subtransaction is rolled back (which also restores the caller's identity)
+// and interrupts are held (one more HOLD_INTERRUPTS, which fail_phase gives
+// back), so that nothing strikes before the final state is committed.
 using PhaseFn = void (*)(Run& r, void* arg);
-void run_phase(Run& r, PhaseFn fn, void* arg) {
+ErrorData* attempt_phase(Run& r, PhaseFn fn, void* arg) {
   MemoryContext oldcxt = CurrentMemoryContext;
   ResourceOwner oldowner = CurrentResourceOwner;
+  // errfinish() resets the holdoff count: note it, to restore it on error.
+  const uint32 holdoff = InterruptHoldoffCount;
   ErrorData* volatile caught = nullptr;
   BeginInternalSubTransaction(nullptr);
   MemoryContextSwitchTo(oldcxt);
@@ -306,9 +309,7 @@ void run_phase(Run& r, PhaseFn fn, void* arg) {
   }
   PG_CATCH();
   {
-    // errfinish() reset the interrupt holdoff: hold again, so that nothing
-    // strikes before the final state is committed.
-    HOLD_INTERRUPTS();
+    InterruptHoldoffCount = holdoff + 1;
     MemoryContextSwitchTo(r.cxt);
     caught = CopyErrorData();
     FlushErrorState();
@@ -317,13 +318,51 @@ void run_phase(Run& r, PhaseFn fn, void* arg) {
     CurrentResourceOwner = oldowner;
   }
   PG_END_TRY();
-  if (caught != nullptr) {
-    const bool looking_up = r.phase == Phase::Windows;
-    record_error(r, caught);
-    if (looking_up) notice_progress(r, NoticeKind::Stopped);
-    RESUME_INTERRUPTS();
-    ReThrowError(caught);
+  return caught;
+}
+
+// A phase failed: record the run's final state, commit it, raise the error.
+void fail_phase(Run& r, ErrorData* caught) {
+  const bool looking_up = r.phase == Phase::Windows;
+  record_error(r, caught);
+  if (looking_up) notice_progress(r, NoticeKind::Stopped);
+  RESUME_INTERRUPTS();
+  ReThrowError(caught);
+}
+
+void run_phase(Run& r, PhaseFn fn, void* arg) {
+  ErrorData* caught = attempt_phase(r, fn, arg);
+  if (caught != nullptr) fail_phase(r, caught);
+}
+
+// A pending cancel or terminate, set aside while answers are stored.
+// PostgreSQL's regular-expression engine gives up when one is pending, even
+// while interrupts are held (rcancelrequested() reads the flags, not the
+// holdoff), and qxt_lookups checks mobile with a regular expression: a
+// cancel arriving while a window's answers were stored made the store fail,
+// and the paid answers were lost.  So the flags are cleared for the store,
+// which starts over if a new one makes it fail, and given back after the
+// commit, where PostgreSQL acts on them as usual.
+struct PendingInterrupts {
+  bool cancel = false;
+  bool die = false;
+};
+bool set_aside(PendingInterrupts& p) {
+  const bool any = QueryCancelPending || ProcDiePending;
+  if (QueryCancelPending) {
+    p.cancel = true;
+    QueryCancelPending = false;
   }
+  if (ProcDiePending) {
+    p.die = true;
+    ProcDiePending = false;
+  }
+  return any;
+}
+void give_back(const PendingInterrupts& p) {
+  if (p.cancel) QueryCancelPending = true;
+  if (p.die) ProcDiePending = true;
+  if (p.cancel || p.die) InterruptPending = true;
 }
 
 // Backend exit while a run is active (FATAL: a terminate, a lost client, or
@@ -633,12 +672,19 @@ struct Store {
   const qxt::BatchJob* job;    // nullptr when the core failed before creating it
   const Window* w;
   const QxtFailure* failure;
+  RunCounts before;            // the run's counts before this window
+  RunCounts charged;           // out: with this window's answers counted as paid
+  RunCounts after;             // out: ... and as kept (when the store succeeded)
 };
 
 // Upserts the answers of one window and the run's counters (one commit).
 // A vendor failure is the final state, committed with the answers before it.
 void phase_store(Run& r, void* arg) {
-  const auto* st = static_cast<const Store*>(arg);
+  auto* st = static_cast<Store*>(arg);
+  // The counts are worked out on a copy: this phase may be run again.
+  Run view = r;
+  RunCounts& c = view.c;
+  c = st->before;
   const int n = st->w->n;
   const std::uint64_t* keys = st->w->keys;
   int m = 0;
@@ -678,8 +724,8 @@ void phase_store(Run& r, void* arg) {
           outs[f][m] = (Datum)0;
         }
       }
-      if (ok) ++r.c.paid;
-      else ++r.c.failed;
+      if (ok) ++c.paid;
+      else ++c.failed;
       ++m;
     }
     if (m > 0) {
@@ -711,12 +757,14 @@ void phase_store(Run& r, void* arg) {
                  SPI_OK_INSERT, 6, types, values, nullptr);
     }
   }
-  r.c.done += m;
+  st->charged = c;
+  c.done += m;
   const QxtFailure* f = st->failure;
   if (f->failed && !f->cancelled)
-    update_run(r, "failed", f->message);
+    update_run(view, "failed", f->message);
   else
-    update_run(r, "running", nullptr);
+    update_run(view, "running", nullptr);
+  st->after = c;
 }
 
 // The core stopped for a cancel: let PostgreSQL act on the flags (57014,
@@ -881,17 +929,35 @@ void refresh_body(Run& r) {
     // it is paid for.  Interrupts are held so that nothing strikes before
     // the answers are committed.
     HOLD_INTERRUPTS();
-    Store st{static_cast<const qxt::BatchJob*>(cb->arg), &w, &failure};
+    Store st{static_cast<const qxt::BatchJob*>(cb->arg), &w, &failure, r.c};
     if (failure.cancelled) {
       r.abandoned = true;
       g_active.abandoned = true;
     }
-    run_phase(r, phase_store, &st);
+    PendingInterrupts pending;
+    for (int attempt = 1;; ++attempt) {
+      set_aside(pending);
+      st.charged = st.after = r.c;
+      ErrorData* err = attempt_phase(r, phase_store, &st);
+      if (err == nullptr) break;
+      // A cancel or terminate that arrived during the store (and may be why
+      // it failed): set it aside and store again (a few times at most).
+      if ((QueryCancelPending || ProcDiePending) && attempt < 10) {
+        FreeErrorData(err);
+        RESUME_INTERRUPTS();  // attempt_phase's extra hold; ours stays
+        continue;
+      }
+      give_back(pending);
+      r.c = st.charged;  // what was charged for counts, although it is lost
+      fail_phase(r, err);
+    }
+    r.c = st.after;
     SPI_commit();
     if (failure.failed && !failure.cancelled) {
       r.phase = Phase::Finished;
       g_active.active = false;
     }
+    give_back(pending);
     MemoryContextSwitchTo(r.cxt);
     MemoryContextReset(windowcxt);  // deletes the job too
     RESUME_INTERRUPTS();
