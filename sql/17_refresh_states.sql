@@ -110,7 +110,7 @@ SELECT done = (SELECT count(*) FROM qxt_lookups) AS all_answers_kept FROM newest
 TRUNCATE qxt_lookups;
 \! test/emulator/emuctl reset regress_st_timeout_0000000000001
 \! test/emulator/emuctl account regress_st_timeout_0000000000001 --balance 100000 >/dev/null
-\! test/refresh/bg.sh timeout regress_st_timeout_0000000000001 "SELECT phone FROM states_phones" "SET statement_timeout = '2s'"
+\! test/refresh/bg.sh timeout regress_st_timeout_0000000000001 "SELECT phone FROM states_phones" "SET statement_timeout = '3s'"
 SELECT wait_running(0);
 SELECT wait_ended();
 SET SESSION AUTHORIZATION qxt_regress_watcher;
@@ -171,7 +171,7 @@ RESET SESSION AUTHORIZATION;
 -- ... a statement_timeout ...
 BEGIN;
 LOCK qxt_lookups IN ACCESS EXCLUSIVE MODE;
-\! test/refresh/bg.sh locked2 regress_st_locked_00000000000001 "SELECT phone FROM states_phones" "SET statement_timeout = '1500ms'"
+\! test/refresh/bg.sh locked2 regress_st_locked_00000000000001 "SELECT phone FROM states_phones" "SET statement_timeout = '4s'"
 SELECT wait_blocked();
 SELECT wait_ended();
 COMMIT;
