@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Tests for the QXT vendor emulator (stdlib unittest only).
 
-Run from /work/main:
-    python3 -m unittest test/emulator/test_emulator.py -v
+Run from the repository's root:
+    python3 -m unittest discover -s test/emulator -p 'test_*.py' -v
 or  python3 test/emulator/test_emulator.py
 """
 
