@@ -271,19 +271,25 @@ def batch_element_tree(m, r):
 
 
 _BATCH_OK = ('{"code":0,"reason":"Succ","result":{"res":"%s","Mobile":"%s",'
-             '"Area":"%s","Init_Isp":"%s","Now_Isp":"%s"}}')
+             '"Area":"%s","Init_Isp":"%s","Now_Isp":"%s"}}').encode("utf-8")
+_UTF8 = {s: s.encode("utf-8")
+         for s in AREAS + (CM, CU, CT, CB, "0", "1", "3")}
 
 
 def batch_fast_render(numbers, results):
+    """The array answer as UTF-8 bytes, byte for byte what jdump gives for
+    the same tree (a test checks it), about twice as fast."""
     parts = []
     app = parts.append
+    enc = _UTF8
     for m, r in zip(numbers, results):
-        if r[0] == 0:
-            app(_BATCH_OK % (r[1], m, r[2], r[3], r[4]))
+        if r[0] == 0:  # m passed the number checks: 11 ASCII digits
+            app(_BATCH_OK % (enc[r[1]], m.encode("ascii"), enc[r[2]],
+                             enc[r[3]], enc[r[4]]))
         else:
-            app('{"code":%d,"reason":"%s","result":{"Mobile":%s}}'
-                % (r[0], REASONS[r[0]], jdump(m)))
-    return "[" + ",".join(parts) + "]"
+            app(('{"code":%d,"reason":"%s","result":{"Mobile":%s}}'
+                 % (r[0], REASONS[r[0]], jdump(m))).encode("utf-8"))
+    return b"[" + b",".join(parts) + b"]"
 
 
 def unasked_number(numbers):
@@ -667,7 +673,9 @@ class Handler(BaseHTTPRequestHandler):
                 text = batch_fast_render(*fast)
             else:
                 text = jdump(tree)
-            reply = Reply(200, JSON_CT, text.encode("utf-8"))
+            if isinstance(text, str):
+                text = text.encode("utf-8")
+            reply = Reply(200, JSON_CT, text)
             if "textjson" in names:
                 reply.ctype = HTML_CT
         entry["status"] = reply.status
@@ -954,6 +962,22 @@ class EmuServer(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
+def tune_malloc():
+    """Every batch answer allocates and frees a few buffers of 100-300 KB.
+    glibc's default thresholds give those back to the kernel after each
+    request (madvise) and fault them in again on the next: that was half
+    of the emulator's CPU at 1000-number batches.  Keep up to 64 MiB
+    instead.  Only glibc has mallopt; elsewhere this does nothing."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None)
+        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+        libc.mallopt(M_TRIM_THRESHOLD, 64 << 20)
+        libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)  # glibc's maximum
+    except (OSError, AttributeError):
+        pass
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="QXT vendor API emulator")
     ap.add_argument("--host", default="127.0.0.1")
@@ -974,6 +998,7 @@ def main(argv=None):
         tls_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls_ctx.load_cert_chain(args.tls_cert, args.tls_key)
 
+    tune_malloc()
     state = State(args.latency_single_ms, args.latency_batch_ms)
     if args.host == "::1":
         EmuServer.address_family = socket.AF_INET6

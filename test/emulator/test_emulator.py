@@ -366,6 +366,19 @@ class BatchLookup(Base):
         ok = sum(1 for n in many[:1000] if not n.endswith("0000"))
         self.assertEqual(self.balance_of(key), 5000 - ok)
 
+    def test_fast_render_is_exact_compact_json(self):
+        # the batch answer is rendered by hand for speed: it must be, byte
+        # for byte, the compact JSON of the same elements
+        key = self.account()
+        nums = ["13972565397", "16512345677", "19212345678", "13972560000",
+                "１３９７２５６５３９１", 'a"\\b\u2028', "123"]
+        st, h, b = self.raw("POST", "/carrier_batch", json.dumps(
+            {"ApiKey": key, "PhoneNumbers": nums}))
+        arr = json.loads(b)
+        self.assertEqual([e["code"] for e in arr], [0, 0, 0, -4, -3, -2, -2])
+        self.assertEqual(b, json.dumps(arr, ensure_ascii=False,
+                                       separators=(",", ":")).encode())
+
     def test_thousand_numbers_fast(self):
         key = self.account(balance=10 ** 6)
         nums = ["13%09d" % (i * 7919) for i in range(1000)]
