@@ -329,7 +329,7 @@ def check_meta(root):
 # ---------------------------------------------------------------------------
 
 SHELL_FENCES = {"sh", "bash", "shell", "console", "shell-session", "zsh"}
-PREFIX_WORDS = {"sudo", "env", "exec", "time", "nohup", "command", "bash", "sh"}
+PREFIX_WORDS = {"sudo", "env", "exec", "time", "nohup", "command"}
 
 
 def git_modes(root):

@@ -115,7 +115,12 @@ fi
 
 # 4. the regression suite against the installed package (autopkgtest style)
 say "package: debian/tests/installcheck in build/deb/$(basename "$SRC") (log: build/logs/package-regress.log)"
-(cd "$SRC" && debian/tests/installcheck </dev/null) \
+# A port of its own: pg_virtualenv would otherwise take the first free one
+# after 5432, which another throwaway cluster starting at the same moment
+# on this machine may take too.
+PGPORT="$("$PY" -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+(cd "$SRC" && PGPORT="$PGPORT" debian/tests/installcheck </dev/null) \
     >"$LOGDIR/package-regress.log" 2>&1
 rc=$?
 all="$(grep -oE 'All [0-9]+ tests passed' "$LOGDIR/package-regress.log" | tail -n 1)"
