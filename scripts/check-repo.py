@@ -8,7 +8,8 @@
             files)
   runbits   every script the Markdown files run by path (in sh/bash/console
             code blocks, or an inline `path/to/script args` whose file starts
-            with #!) is tracked by git with its run bit (mode 100755)
+            with #!) is tracked by git with its run bit (mode 100755), and so
+            are debian/rules and the tests debian/tests/control names
   paths     no tracked file names a path outside the repository: this
             checkout's own absolute path or its parent's, a developer
             machine's workspace or home, or a sibling checkout's shared
@@ -413,6 +414,18 @@ def check_runbits(root):
             elif modes[path] != "100755":
                 e.append("%s runs %s, but git has it as mode %s, without the run bit "
                          "(git update-index --chmod=+x %s)" % (md, word, modes[path], path))
+    # The packaging runs these by path too: dpkg-buildpackage runs
+    # debian/rules, autopkgtest every test that debian/tests/control names.
+    packaged = ["debian/rules"] if "debian/rules" in modes else []
+    tc = os.path.join(root, "debian", "tests", "control")
+    if os.path.isfile(tc):
+        with open(tc, encoding="utf-8") as f:
+            for m in re.finditer(r"^Tests:\s*(.*(?:\n[ \t].*)*)", f.read(), re.M):
+                packaged += ["debian/tests/" + t for t in re.split(r"[\s,]+", m.group(1)) if t]
+    for path in packaged:
+        if modes.get(path) != "100755":
+            e.append("%s is run by the packaging, but git has it as mode %s, without the run bit"
+                     % (path, modes.get(path, "(untracked)")))
     return sorted(set(e))
 
 
@@ -519,6 +532,9 @@ def self_test_tree():
         with open(os.path.join(tmp, "README.md"), "w") as f:
             f.write("```sh\nscripts/good.sh\nFOO=1 scripts/bad.sh --x   # comment\n```\n"
                     "Run `scripts/inline.sh now`.\n")
+        os.makedirs(os.path.join(tmp, "debian"))
+        with open(os.path.join(tmp, "debian", "rules"), "w") as f:
+            f.write("#!/usr/bin/make -f\n")
         with open(os.path.join(tmp, "notes.txt"), "w") as f:
             f.write("see " + "/" + "work" + "/shared/x.md and " + tmp + "/y\n")
         git("add", "-A")
@@ -527,6 +543,8 @@ def self_test_tree():
             missed.append("runbits: a script run in a code block without its run bit passed")
         if not any("scripts/inline.sh" in x for x in rb):
             missed.append("runbits: a script run in inline code without its run bit passed")
+        if not any("debian/rules" in x for x in rb):
+            missed.append("runbits: a debian/rules without its run bit passed")
         if any("scripts/good.sh" in x for x in rb):
             missed.append("runbits: a script with its run bit was reported")
         ps = check_paths(tmp)
