@@ -187,9 +187,9 @@ void BatchJob::record(std::size_t chunk, const std::vector<CarrierRecord>& items
       ErrorKind::BatchMismatch, "the vendor's batch answer does not match the request",
       problem + " (request of " + std::to_string(n) + " numbers, answer of " +
           std::to_string(items.size()) + " elements); " +
-          (kept > 0 ? std::to_string(kept) +
-                          " elements naming a number asked were kept, nothing else of that "
-                          "answer was used."
+          (kept > 0 ? std::to_string(kept) + (kept == 1 ? " element" : " elements") +
+                          " naming a number asked " + (kept == 1 ? "was" : "were") +
+                          " kept, nothing else of that answer was used."
                     : std::string("no element could be attributed safely, none was used.")),
       "Nothing was attributed to a wrong number, and nothing is sent again by itself (the "
       "vendor may have charged the whole request). Retry later; if it persists, report it "
