@@ -147,6 +147,32 @@ TEST(NeverPayTwice, LibcurlDoesNotResendOnAFreshConnectionWhenAReusedOneDies) {
   }
 }
 
+// With other connections idle in the cache, libcurl re-sends on one of
+// those instead of opening a new one: refused just the same.
+TEST(NeverPayTwice, LibcurlDoesNotResendOnAnotherIdleConnection) {
+  std::atomic<int> carrier_requests{0};
+  MiniServer srv([&](const MiniRequest& r, int) {
+    if (r.head.rfind("POST /carrier_batch", 0) == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(30));
+      return send(http_ok(batch_answer(r.body)));
+    }
+    ++carrier_requests;
+    return close_unanswered();
+  });
+  Client client;
+  Settings s = settings_for(srv);
+  s.http.concurrency = 4;
+  s.batch_size = 10;
+  std::vector<std::uint64_t> keys = numbers(40);
+  BatchJob job(keys.data(), keys.size(), s.batch_size);
+  client.batch(s, job, nullptr);
+  ASSERT_EQ(srv.connections(), 4) << "four idle connections to choose from";
+  Error e = error_of([&] { client.carrier(s, "13972565391", nullptr); });
+  EXPECT_EQ(e.sqlstate, "08006");
+  EXPECT_EQ(carrier_requests.load(), 1) << "re-sent on another kept-alive connection";
+  EXPECT_EQ(srv.connections(), 4);
+}
+
 // The same death on a fresh connection: not retried by us either.  A
 // truncated answer likewise.  /balance is free and is retried.
 TEST(NeverPayTwice, AnAnswerLostAfterSendingIsNotRetriedOnPaidEndpoints) {
