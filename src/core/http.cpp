@@ -177,9 +177,10 @@ std::size_t write_body(char* data, std::size_t size, std::size_t nmemb, void* us
 }
 
 // Called right before the request is sent, on a new or a reused connection.
-// A second call within one attempt is libcurl re-sending the request on a
-// fresh connection after the first one died without an answer byte: the
-// vendor may have received and charged the first, so it is refused.
+// A second call within one attempt is libcurl re-sending the request after
+// the connection died without an answer byte (Curl_retry_request, on a new
+// connection or on another idle one): the vendor may have received and
+// charged the first, so it is refused.
 int on_prereq(void* user, char*, char*, int, int) {
   auto* s = static_cast<Slot*>(user);
   if (++s->prereq_calls > 1) {

@@ -6,10 +6,11 @@
 // vendor or of PostgreSQL; it is the only file that sees libcurl.
 //
 // What the transport guarantees about sending:
-// - libcurl never sends a request a second time on its own.  (libcurl
-//   re-sends a request on a fresh connection when a reused one died before
-//   any answer byte; that would be a second payment, so the transport
-//   refuses it and reports the attempt as Closed, may_have_reached_vendor.)
+// - libcurl never sends a request a second time on its own.  (libcurl 7.88
+//   re-sends a request, on a new connection or another idle one, when a
+//   reused connection died before any answer byte; that would be a second
+//   payment, so the transport refuses it and reports the attempt as Closed,
+//   may_have_reached_vendor.)
 // - Transfer::may_have_reached_vendor is true as soon as libcurl was about
 //   to send the request (on a new or a reused connection), so a caller can
 //   tell "nothing went out" from "the vendor may have it" in every case.
