@@ -127,8 +127,9 @@ TEST(Classify, EveryTransportOutcomeHasItsKindAndRetryPolicy) {
       EXPECT_EQ(v.retry, paid ? c.retry_paid : c.retry_balance);
       EXPECT_FALSE(v.error.message.empty());
       EXPECT_FALSE(v.error.hint.empty());
-      if (c.kind != ErrorKind::ResponseTooLarge && c.kind != ErrorKind::ResourceExhausted)
+      if (c.kind != ErrorKind::ResponseTooLarge && c.kind != ErrorKind::ResourceExhausted) {
         EXPECT_NE(v.error.detail.find("some libcurl text"), std::string::npos) << v.error.detail;
+      }
       EXPECT_NE(v.error.detail.find(endpoint_path(ep)), std::string::npos) << v.error.detail;
       // A paid request that may have reached the vendor says so, and where
       // to look; one that cannot have reached it says nothing was charged.
@@ -136,11 +137,13 @@ TEST(Classify, EveryTransportOutcomeHasItsKindAndRetryPolicy) {
         EXPECT_NE(v.error.detail.find("may have received and charged it; it was not sent again"),
                   std::string::npos)
             << v.error.detail;
-        if (c.kind != ErrorKind::ResponseTooLarge)
+        if (c.kind != ErrorKind::ResponseTooLarge) {
           EXPECT_NE(v.error.hint.find("qxt_balance()"), std::string::npos) << v.error.hint;
+        }
       }
-      if (could_not_connect(c.failure))
+      if (could_not_connect(c.failure)) {
         EXPECT_NE(v.error.detail.find("nothing was charged"), std::string::npos) << v.error.detail;
+      }
     }
   }
   // The timeout names the limit that fired; 08001 is never a timeout after sending.
