@@ -22,9 +22,26 @@ SHLIB_LINK = -lcurl -lstdc++
 # this module brings nothing, so do not build bitcode for it.
 override with_llvm = no
 
+# make installcheck: the regression suite against a running server (the one
+# PGHOST/PGPORT name, e.g. inside pg_virtualenv), as a superuser.  The tests
+# talk to the vendor emulator: when QXT_EMU_URL is not set, installcheck runs
+# itself again inside scripts/with-fixtures.sh, which starts the emulator
+# fixtures on 127.0.0.1 (and sets the four QXT_* variables) and stops them
+# afterwards.  A caller that runs its own fixtures sets QXT_EMU_URL,
+# QXT_EMU_TLS_URL, QXT_EMU_CA and QXT_BLACKHOLE_URL.
+ifeq ($(strip $(QXT_EMU_URL)),)
+NO_INSTALLCHECK = 1
+endif
+
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+ifeq ($(strip $(QXT_EMU_URL)),)
+.PHONY: installcheck
+installcheck:
+	$(srcdir)/scripts/with-fixtures.sh $(MAKE) installcheck
+endif
 
 # Rebuild when a header changes.
 $(OBJS): $(wildcard src/core/*.hpp) $(wildcard src/pg/*.hpp)

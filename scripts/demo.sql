@@ -2,9 +2,9 @@
 \set QUIET on
 \pset format aligned
 \pset null '∅'
+\set VERBOSITY default
 \set QUIET off
 \set ECHO all
-\set VERBOSITY default
 
 -- 1. Install the extension and point it at the vendor.
 CREATE EXTENSION qxt_portability;
@@ -92,5 +92,41 @@ WHERE c.id = a.ids[r.n] AND r.res IS NOT NULL;
 \timing off
 SELECT * FROM customers ORDER BY id;
 
--- 7. What the tour cost.
+-- 7. A refresh job, as a nightly schedule would run it.  CALL qxt_refresh
+--    looks the numbers of a query up one window at a time (qxt.batch_size
+--    x qxt.batch_concurrency numbers), commits every window into
+--    qxt_lookups, and reports its progress.  Small windows and a short
+--    progress interval here, so that a few thousand numbers show it.
+CREATE TABLE subscribers AS
+SELECT i AS id,
+       CASE WHEN i % 1000 = 0 THEN 'unknown'                 -- not a number
+            ELSE '1397' || lpad((i % 2900)::text, 7, '0')     -- a few repeats
+       END AS phone
+FROM generate_series(1, 3000) AS i;
+SET qxt.batch_size = 250;
+SET qxt.batch_concurrency = 2;
+SET qxt.progress_interval_ms = 400;
+\timing on
+CALL qxt_refresh('SELECT phone FROM subscribers');
+\timing off
+
+--    The run's row in qxt_refresh_progress: another session can watch it
+--    while the job runs.
+\x on
+SELECT run_id, state, done, to_look_up, percent, total, fresh, invalid,
+       failed, paid, numbers_per_s, source
+FROM qxt_refresh_progress;
+\x off
+
+--    What was paid for, kept in qxt_lookups.
+SELECT code, count(*) AS numbers, count(*) FILTER (WHERE res = 1) AS ported
+FROM qxt_lookups GROUP BY code ORDER BY code;
+SELECT mobile, res, area, init_isp, now_isp, code
+FROM qxt_lookups ORDER BY mobile LIMIT 5;
+
+--    The next night's run: every number was looked up less than max_age
+--    ago (30 days by default), so nothing is paid for twice.
+CALL qxt_refresh('SELECT phone FROM subscribers');
+
+-- 8. What the tour cost.
 SELECT * FROM qxt_balance();

@@ -12,6 +12,8 @@ PACKAGES=(
     libcurl4-openssl-dev nlohmann-json3-dev libgtest-dev
     # test fixtures: a throwaway certificate for the HTTPS emulator
     openssl
+    # the Debian package (scripts/build-deb.sh, scripts/test-package.sh)
+    debhelper dpkg-dev postgresql-server-dev-all
     # fuzzing (libFuzzer + sanitizer runtimes)
     clang-14 libclang-rt-14-dev
     # later benchmarks and tests

@@ -7,6 +7,11 @@
 #             (pg_virtualenv) and the vendor emulator on 127.0.0.1
 #   emulator  the emulator's own unittest suite
 #   fuzz      a short libFuzzer run of every test/fuzz/fuzz_*.cpp target
+#   repo      the repository itself (scripts/check-repo.py --self-test):
+#             META.json, run bits, no outside paths, debian/control
+#   package   the Debian package: build, install, the regression suite
+#             against it (pg_buildext installcheck), removal
+#             (scripts/test-package.sh); runs last
 #
 # Usage: scripts/test.sh [--quick] [--only SUITE[,SUITE...]]
 #   --quick              skip the fuzz smoke run
@@ -29,7 +34,7 @@ while [ $# -gt 0 ]; do
         --quick) QUICK=1 ;;
         --only) shift; ONLY=",${1:-},"; [ -n "${1:-}" ] || { echo "--only needs a list" >&2; exit 2; } ;;
         --only=*) ONLY=",${1#--only=}," ;;
-        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown option: $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -285,14 +290,18 @@ run_fuzz() {
 
 # --------------------------------------------------------------------------
 # Suites that are a script of their own ending with "N passed, M failed":
-# run_script_suite NAME NOTE SCRIPT -- runs it, logs to build/logs/NAME.log,
+# run_script_suite NAME NOTE SCRIPT [ARGS...] -- runs it (bash, or python for
+# a .py), logs to build/logs/NAME.log,
 # and records its counts (a script that printed no such line failed).
 # --------------------------------------------------------------------------
 run_script_suite() {
-    local name="$1" note="$2" script="$3"
+    local name="$1" note="$2" script="$3"; shift 3
     local start; start=$(now_s)
     local log="$LOGDIR/$name.log"
-    bash "$script" </dev/null >"$log" 2>&1
+    case "$script" in
+        *.py) "$PY" "$script" "$@" </dev/null >"$log" 2>&1 ;;
+        *) bash "$script" "$@" </dev/null >"$log" 2>&1 ;;
+    esac
     local rc=$?
     local last; last="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)"
     if [ -z "$last" ]; then
@@ -320,6 +329,21 @@ run_cron() {
     run_script_suite cron "" test/cron/run.sh
 }
 
+# 0b. repo: the repository's own checks (quick, no build)
+run_repo() {
+    say "repo: META.json, run bits, outside paths, debian/control (log: build/logs/repo.log)"
+    run_script_suite repo "" scripts/check-repo.py --self-test
+}
+
+# 7. package: the .deb built, installed, tested and removed.  It replaces the
+# "make install"ed files while installed, so it runs after every suite that
+# uses them, and puts the source build back when it is done.
+run_package() {
+    say "package: build, install, installcheck and removal of the .deb (about 2 minutes; log: build/logs/package.log)"
+    run_script_suite package "" scripts/test-package.sh
+}
+
+wanted repo && run_repo
 wanted unit && run_unit
 wanted sanitize && run_sanitize
 wanted regress && run_regress
@@ -333,6 +357,7 @@ if wanted fuzz; then
         run_fuzz
     fi
 fi
+wanted package && run_package
 
 # --------------------------------------------------------------------------
 # Summary

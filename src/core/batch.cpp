@@ -113,51 +113,87 @@ void BatchJob::store(std::uint32_t idx, int code, int res, std::string_view area
   }
 }
 
+bool CompactResult::is_answer() const { return code != kNotAsked && !is_account_level(code); }
+
 void BatchJob::record(std::size_t chunk, const std::vector<CarrierRecord>& items) {
   const std::size_t start = chunk * batch_size_;
   const std::size_t n = chunk_size(chunk);
   const std::uint64_t* asked = send_.data() + start;
-  auto mismatch = [&](std::string what) {
-    return QxtError(make_error(
-        ErrorKind::BatchMismatch, "the vendor's batch answer does not match the request",
-        what + " (request of " + std::to_string(n) + " numbers, answer of " +
-            std::to_string(items.size()) + " elements); no answer of that request was used.",
-        "Nothing was attributed to a wrong number. Retry later; if it persists, "
-        "report it to the vendor."));
-  };
-  if (items.size() != n) throw mismatch("the answer has a different number of elements");
+  constexpr std::uint32_t kNoMobile = UINT32_MAX;  // the element echoes no Mobile
+  constexpr std::uint32_t kForeign = UINT32_MAX - 1;  // not a number of this chunk
 
-  // Attribute each element to a requested number: by its Mobile when the
-  // vendor echoes one (so a reordered answer is still right), by position
-  // only when it does not.  Validate everything before recording anything.
-  std::vector<std::uint32_t> target(n);
-  std::vector<bool> seen(n, false);
-  std::unordered_map<std::uint64_t, std::uint32_t> position;  // built only if reordered
-  for (std::size_t i = 0; i < n; ++i) {
-    std::size_t pos = i;
-    if (!items[i].mobile.empty()) {
-      char digits[kMobileDigits];
-      if (!normalize_mobile(items[i].mobile, digits))
-        throw mismatch("element " + std::to_string(i + 1) + " names a number that is not valid");
-      std::uint64_t key = mobile_to_key(std::string_view(digits, kMobileDigits));
-      if (key != asked[i]) {
-        if (position.empty())
-          for (std::size_t j = 0; j < n; ++j) position.emplace(asked[j], static_cast<std::uint32_t>(j));
-        auto it = position.find(key);
-        if (it == position.end())
-          throw mismatch("element " + std::to_string(i + 1) + " answers a number that was not asked");
-        pos = it->second;
-      }
+  // Where each element's Mobile points (a position in the chunk), and how
+  // many elements name each position.
+  std::string problem;  // the first inconsistency, for the message
+  auto note = [&](std::string what) {
+    if (problem.empty()) problem = std::move(what);
+  };
+  if (items.size() != n) note("the answer has a different number of elements");
+  std::vector<std::uint32_t> by_mobile(items.size(), kNoMobile);
+  std::vector<std::uint32_t> named(n, 0);
+  std::unordered_map<std::uint64_t, std::uint32_t> position;  // built only when needed
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (items[i].mobile.empty()) continue;
+    char digits[kMobileDigits];
+    if (!normalize_mobile(items[i].mobile, digits)) {
+      by_mobile[i] = kForeign;
+      note("element " + std::to_string(i + 1) + " names a number that is not valid");
+      continue;
     }
-    if (seen[pos]) throw mismatch("two elements answer the same number");
-    seen[pos] = true;
-    target[i] = numbers_.find(asked[pos]);
+    std::uint64_t key = mobile_to_key(std::string_view(digits, kMobileDigits));
+    std::uint32_t pos = kForeign;
+    if (i < n && asked[i] == key) {
+      pos = static_cast<std::uint32_t>(i);
+    } else {
+      if (position.empty())
+        for (std::size_t j = 0; j < n; ++j) position.emplace(asked[j], static_cast<std::uint32_t>(j));
+      auto it = position.find(key);
+      if (it != position.end()) pos = it->second;
+    }
+    by_mobile[i] = pos;
+    if (pos == kForeign)
+      note("element " + std::to_string(i + 1) + " answers a number that was not asked");
+    else
+      ++named[pos];
   }
-  for (std::size_t i = 0; i < n; ++i) {
+  // Positions count only when the answer is otherwise consistent.
+  std::vector<std::uint32_t> claims = named;
+  if (problem.empty())
+    for (std::size_t i = 0; i < items.size(); ++i)
+      if (by_mobile[i] == kNoMobile) ++claims[i];
+  for (std::uint32_t c : claims)
+    if (c > 1) note("two elements answer the same number");
+  const bool consistent = problem.empty();
+
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    std::uint32_t pos = by_mobile[i];
+    if (pos == kNoMobile) {
+      if (!consistent) continue;
+      pos = static_cast<std::uint32_t>(i);
+    } else if (pos == kForeign || named[pos] != 1) {
+      continue;
+    }
     const CarrierRecord& r = items[i];
-    store(target[i], r.code, r.res, r.area, r.init_isp, r.now_isp);
-    ++answered_;
+    store(numbers_.find(asked[pos]), r.code, r.res, r.area, r.init_isp, r.now_isp);
+    if (is_account_level(r.code))
+      ++refused_;
+    else
+      ++answered_;
+    ++kept;
   }
+  if (consistent) return;
+  throw QxtError(make_error(
+      ErrorKind::BatchMismatch, "the vendor's batch answer does not match the request",
+      problem + " (request of " + std::to_string(n) + " numbers, answer of " +
+          std::to_string(items.size()) + " elements); " +
+          (kept > 0 ? std::to_string(kept) + (kept == 1 ? " element" : " elements") +
+                          " naming a number asked " + (kept == 1 ? "was" : "were") +
+                          " kept, nothing else of that answer was used."
+                    : std::string("no element could be attributed safely, none was used.")),
+      "Nothing was attributed to a wrong number, and nothing is sent again by itself (the "
+      "vendor may have charged the whole request). Retry later; if it persists, report it "
+      "to the vendor."));
 }
 
 const CompactResult* BatchJob::result_for(std::uint64_t key) const {

@@ -18,7 +18,16 @@
 
 namespace qxt {
 
-// Answer of one distinct number.
+// Answer of one distinct number.  `code` is one of:
+// - kNotAsked: no answer (not sent, or its answer was lost or could not be
+//   attributed safely);
+// - 0: a success (res, area, carriers filled);
+// - a per-number code (-2, -3, -4, ...): the vendor's answer for this number;
+// - an account-level code (-1, -5, -6: is_account_level() in errors.hpp):
+//   the vendor refused this number for the account and charged nothing.
+//   That is NOT an answer: never store it, never remember it.  is_answer()
+//   tells the two apart; the job stops after such an element and never
+//   sends the number again.
 struct CompactResult {
   static constexpr std::int16_t kNotAsked = INT16_MIN;
   std::int16_t code = kNotAsked;  // vendor code (clamped to int16); kNotAsked while unanswered
@@ -26,6 +35,9 @@ struct CompactResult {
   std::uint16_t init_isp = 0;     // StringTable ids; 0 = absent
   std::uint16_t now_isp = 0;
   std::uint32_t area = 0;
+
+  // True for a real answer of the vendor (success or per-number failure).
+  bool is_answer() const;
 };
 
 // Interned strings; id 0 is the empty string (absent).
@@ -88,25 +100,33 @@ class BatchJob {
   }
   std::size_t chunk_size(std::size_t chunk) const;
 
-  // Records the answers to chunk `chunk`.  Throws QxtError(BatchMismatch)
-  // when the answer does not match the request (count, an unrequested or
-  // repeated Mobile), before recording anything of it.
+  // Records the answer to chunk `chunk`: every element, whatever its code
+  // (account-level ones as refusals, see CompactResult).  An element is
+  // attributed by its echoed Mobile, or by its position when it echoes none
+  // and the answer is consistent (one element per number asked, none naming
+  // a number twice or one not asked).  When the answer does not match the
+  // request, every element whose Mobile names a number of this chunk that
+  // no other element names is still recorded (never one by position), and
+  // then QxtError(BatchMismatch) is thrown.
   void record(std::size_t chunk, const std::vector<CarrierRecord>& items);
 
   // The answer for a key given to the constructor (nullptr for key 0).
   const CompactResult* result_for(std::uint64_t key) const;
   std::string_view text(std::uint32_t id) const { return strings_.get(id); }
 
-  // Answers received from the vendor (not counting known ones).
+  // Answers received from the vendor (not counting known ones, nor
+  // account-level refusals).
   std::size_t answered() const { return answered_; }
+  // Elements that carried an account-level code (refusals, not answers).
+  std::size_t refused() const { return refused_; }
 
-  // Calls fn(key, result) for every number answered by the vendor in this
-  // job, in the order sent.
+  // Calls fn(key, result) for every number the vendor answered in this job
+  // (is_answer(): account-level refusals are left out), in the order sent.
   template <typename F>
   void for_each_sent_answer(F&& fn) const {
     for (std::uint64_t key : send_) {
       const CompactResult* r = result_for(key);
-      if (r != nullptr && r->code != CompactResult::kNotAsked) fn(key, *r);
+      if (r != nullptr && r->is_answer()) fn(key, *r);
     }
   }
 
@@ -120,6 +140,7 @@ class BatchJob {
   std::vector<CompactResult> results_;
   StringTable strings_;
   std::size_t answered_ = 0;
+  std::size_t refused_ = 0;
 };
 
 }  // namespace qxt

@@ -1,7 +1,5 @@
 #include "client.hpp"
 
-#include <curl/curl.h>
-
 #include <optional>
 
 #include "normalize.hpp"
@@ -79,89 +77,131 @@ auto parse_or_explain(Parse parse, const Transfer& t, const HttpConfig& cfg, End
 
 }  // namespace
 
+bool is_paid(Endpoint ep) { return ep != Endpoint::Balance; }
+
+namespace {
+
+// What the user is told about a request that may have been charged.
+constexpr const char* kMayHaveCharged =
+    " The request had been sent, so the vendor may have received and charged it; "
+    "it was not sent again.";
+constexpr const char* kBalanceHint =
+    "SELECT * FROM qxt_balance() shows the balance; a qxt_refresh run resumes where it "
+    "stopped, keeping everything answered before.";
+
+Error transport_error(const Transfer& t, Endpoint ep, const HttpConfig& cfg, bool& retry) {
+  const std::string url = where(cfg, ep);
+  const bool paid = is_paid(ep);
+  const std::string detail = "libcurl: " + t.transport_error + " (" + url + ").";
+  retry = false;
+  switch (t.failure) {
+    case TransportFailure::Refused:
+    case TransportFailure::Resolve:
+      retry = true;
+      return make_error(ErrorKind::ConnectFailed, "could not connect to the vendor",
+                        detail + " Nothing was sent, so nothing was charged.",
+                        "Check qxt.base_url and this server's network access to the vendor; "
+                        "qxt.max_retries further attempts were made.");
+    case TransportFailure::ConnectTimeout: {
+      retry = true;
+      // The whole-transfer limit applies to connecting too.
+      const bool whole = cfg.timeout_ms < cfg.connect_timeout_ms;
+      return make_error(ErrorKind::ConnectFailed,
+                        std::string("could not connect to the vendor within ") +
+                            (whole ? "qxt.timeout_ms (" + std::to_string(cfg.timeout_ms)
+                                   : "qxt.connect_timeout_ms (" +
+                                         std::to_string(cfg.connect_timeout_ms)) +
+                            " ms)",
+                        detail + " Nothing was sent, so nothing was charged.",
+                        std::string("Check the network path to the vendor, or raise ") +
+                            (whole ? "qxt.timeout_ms." : "qxt.connect_timeout_ms."));
+    }
+    case TransportFailure::Tls:
+      return make_error(ErrorKind::TlsFailure,
+                        "could not establish a trusted TLS connection to the vendor",
+                        detail + " Nothing was sent, so nothing was charged.",
+                        "The vendor's certificate was not accepted. A superuser can set "
+                        "qxt.ca_file to the CA that signed it.");
+    case TransportFailure::TimedOut:
+      return make_error(ErrorKind::Timeout,
+                        "the vendor did not answer within qxt.timeout_ms (" +
+                            std::to_string(cfg.timeout_ms) + " ms)",
+                        detail + (paid ? kMayHaveCharged
+                                       : " A request that timed out is not sent again."),
+                        paid ? std::string("Raise qxt.timeout_ms if the vendor is slow. ") +
+                                   kBalanceHint
+                             : std::string("Retry later, or raise qxt.timeout_ms."));
+    case TransportFailure::Closed:
+    case TransportFailure::Truncated:
+    case TransportFailure::SendError:
+    case TransportFailure::RecvError:
+      retry = !paid;
+      return make_error(ErrorKind::ConnectionLost,
+                        "the connection to the vendor broke before a complete answer",
+                        detail + (paid ? kMayHaveCharged
+                                       : " qxt.max_retries further attempts were made."),
+                        paid ? std::string(kBalanceHint) : std::string("Retry later."));
+    case TransportFailure::TooLarge:
+      return make_error(ErrorKind::ResponseTooLarge,
+                        "the vendor's answer is larger than the client accepts",
+                        "The answer from " + url + " exceeded " +
+                            std::to_string(cfg.max_response_bytes) + " bytes." +
+                            (paid ? kMayHaveCharged : ""),
+                        "Check qxt.base_url: the vendor's answers are far smaller.");
+    case TransportFailure::FdExhausted:
+      return fd_budget_error("no socket could be opened for " + url +
+                             ". The request was not sent.");
+    case TransportFailure::Other:
+    case TransportFailure::None:
+      break;
+  }
+  if (t.may_have_reached_vendor)
+    return make_error(ErrorKind::ConnectionLost, "the request to the vendor failed",
+                      detail + (paid ? kMayHaveCharged : ""),
+                      paid ? std::string(kBalanceHint) : std::string("Retry later."));
+  return make_error(ErrorKind::ConnectFailed, "could not send the request to the vendor",
+                    detail + " Nothing was sent, so nothing was charged.",
+                    "Check qxt.base_url.");
+}
+
+Error status_error(const Transfer& t, Endpoint ep, const HttpConfig& cfg, bool& retry) {
+  const long st = t.http_status;
+  const bool refusal = st == 429 || st == 503;  // "not now": charges nothing
+  const bool server_error = st >= 500 && st <= 599;
+  retry = refusal || (server_error && !is_paid(ep));
+  std::string detail = "HTTP status " + std::to_string(st) + " from " + where(cfg, ep) + ".";
+  std::string hint;
+  if (refusal) {
+    detail += " The vendor refused the request for now, which charges nothing; "
+              "qxt.max_retries further attempts were made.";
+    hint = "The vendor is overloaded or down. Retry later.";
+  } else if (server_error && is_paid(ep)) {
+    detail += " The vendor may have processed and charged the request before failing; "
+              "it was not sent again.";
+    hint = std::string("Retry later. ") + kBalanceHint;
+  } else if (server_error) {
+    detail += " qxt.max_retries further attempts were made.";
+    hint = "The vendor is overloaded or down. Retry later.";
+  } else {
+    hint = "Check qxt.base_url: it must point at the vendor's API.";
+  }
+  return make_error(ErrorKind::HttpStatus,
+                    "the vendor answered with HTTP status " + std::to_string(st), detail, hint);
+}
+
+}  // namespace
+
 bool classify_transfer(const Transfer& t, Endpoint ep, const HttpConfig& cfg,
                        TransferVerdict& out) {
-  const std::string url = where(cfg, ep);
-  if (t.curl_code != CURLE_OK) {
-    out.retry = is_transient_transfer(t);
-    auto rc = static_cast<CURLcode>(t.curl_code);
-    std::string detail = "libcurl: " + t.curl_error + " (" + url + ").";
-    if (t.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
-      out.retry = false;
-      out.error = make_error(ErrorKind::ResponseTooLarge,
-                             "the vendor's answer is larger than the client accepts",
-                             "The answer from " + url + " exceeded " +
-                                 std::to_string(cfg.max_response_bytes) + " bytes.",
-                             "Check qxt.base_url: the vendor's answers are far smaller.");
-      return false;
-    }
-    switch (rc) {
-      case CURLE_COULDNT_RESOLVE_HOST:
-      case CURLE_COULDNT_RESOLVE_PROXY:
-      case CURLE_COULDNT_CONNECT:
-        out.error = make_error(ErrorKind::ConnectFailed, "could not connect to the vendor",
-                               detail,
-                               "Check qxt.base_url and this server's network access to "
-                               "the vendor; retries were made (qxt.max_retries).");
-        return false;
-      case CURLE_OPERATION_TIMEDOUT:
-        if (!t.connected) {
-          out.error = make_error(ErrorKind::ConnectFailed,
-                                 "could not connect to the vendor within "
-                                 "qxt.connect_timeout_ms (" +
-                                     std::to_string(cfg.connect_timeout_ms) + " ms)",
-                                 detail,
-                                 "Check the network path to the vendor, or raise "
-                                 "qxt.connect_timeout_ms.");
-        } else {
-          out.error = make_error(ErrorKind::Timeout,
-                                 "the vendor did not answer within qxt.timeout_ms (" +
-                                     std::to_string(cfg.timeout_ms) + " ms)",
-                                 detail + " A request that timed out is not retried: "
-                                          "the vendor may have charged it.",
-                                 "Retry later, or raise qxt.timeout_ms.");
-        }
-        return false;
-      case CURLE_PEER_FAILED_VERIFICATION:
-      case CURLE_SSL_CONNECT_ERROR:
-      case CURLE_SSL_CACERT_BADFILE:
-      case CURLE_SSL_CERTPROBLEM:
-      case CURLE_SSL_CIPHER:
-      case CURLE_SSL_ISSUER_ERROR:
-      case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-      case CURLE_SSL_INVALIDCERTSTATUS:
-      case CURLE_USE_SSL_FAILED:
-        out.error = make_error(ErrorKind::TlsFailure,
-                               "could not establish a trusted TLS connection to the vendor",
-                               detail,
-                               "The vendor's certificate was not accepted. A superuser can "
-                               "set qxt.ca_file to the CA that signed it.");
-        return false;
-      case CURLE_GOT_NOTHING:
-      case CURLE_SEND_ERROR:
-      case CURLE_RECV_ERROR:
-      case CURLE_PARTIAL_FILE:
-        out.error = make_error(ErrorKind::ConnectionLost,
-                               "the connection to the vendor broke before a complete answer",
-                               detail, "Retry later; retries were made (qxt.max_retries).");
-        return false;
-      default:
-        out.error = make_error(ErrorKind::ConnectionLost, "the request to the vendor failed",
-                               detail, "Check qxt.base_url and retry later.");
-        return false;
-    }
-  }
-  if (t.http_status != 200) {
-    out.retry = t.http_status >= 500 || t.http_status == 429;
-    std::string detail = "HTTP status " + std::to_string(t.http_status) + " from " + url + ".";
-    out.error = make_error(
-        ErrorKind::HttpStatus,
-        "the vendor answered with HTTP status " + std::to_string(t.http_status), detail,
-        out.retry ? "The vendor is overloaded or down; retries were made (qxt.max_retries). "
-                    "Retry later."
-                  : "Check qxt.base_url: it must point at the vendor's API.");
+  if (t.failure != TransportFailure::None) {
+    out.error = transport_error(t, ep, cfg, out.retry);
     return false;
   }
+  if (t.http_status != 200) {
+    out.error = status_error(t, ep, cfg, out.retry);
+    return false;
+  }
+  out.retry = false;
   return true;
 }
 
@@ -221,8 +261,11 @@ void Client::batch(const Settings& s, BatchJob& job, CancelCheck cancel) {
                        batch_body(s.apikey, job.chunk_keys(chunk), job.chunk_size(chunk)),
                        kJson};
   };
+  // Stops the job.  An account-level refusal is what the user must act on
+  // (and what makes a rerun pointless), so it wins over any other failure.
   auto fail = [&](Error e) {
-    if (!failure) failure = std::move(e);
+    if (!failure || (is_account_level(e.vendor_code) && !is_account_level(failure->vendor_code)))
+      failure = std::move(e);
     return Verdict::Stop;
   };
   auto on_result = [&](std::size_t chunk, Transfer& t, bool final_attempt) {
@@ -231,21 +274,35 @@ void Client::batch(const Settings& s, BatchJob& job, CancelCheck cancel) {
       if (tv.retry && !final_attempt) return Verdict::Retry;
       return fail(tv.error);
     }
-    BatchResponse r = parse_or_explain(parse_batch, t, s.http, Endpoint::CarrierBatch);
+    // Nothing thrown here may leave this callback: it would abandon the
+    // other requests in flight, whose answers the vendor charges.
+    BatchResponse r;
+    try {
+      r = parse_or_explain(parse_batch, t, s.http, Endpoint::CarrierBatch);
+    } catch (const QxtError& e) {
+      return fail(e.error());
+    }
     if (r.request_code != 0) {
       if (is_retryable_vendor_code(r.request_code) && !final_attempt) return Verdict::Retry;
       return fail(vendor_error(Endpoint::CarrierBatch, r.request_code, r.request_reason));
     }
-    // An account-level code inside the array concerns the whole account.
-    for (const CarrierRecord& item : r.items)
-      if (is_account_level(item.code))
-        return fail(vendor_error(Endpoint::CarrierBatch, item.code, item.reason));
+    // Every element is kept first, whatever else the answer holds: each
+    // success in it was charged.
+    Verdict v = Verdict::Done;
     try {
       job.record(chunk, r.items);
     } catch (const QxtError& e) {
-      return fail(e.error());
+      v = fail(e.error());
     }
-    return Verdict::Done;
+    // An account-level code among the elements (a partial charge, then -5
+    // for the rest) concerns the whole account: stop.
+    for (const CarrierRecord& item : r.items) {
+      if (is_account_level(item.code)) {
+        v = fail(vendor_error(Endpoint::CarrierBatch, item.code, item.reason));
+        break;
+      }
+    }
+    return v;
   };
   RunStatus st = pool_.run(s.http, job.chunks(), make, on_result, cancel);
   if (st == RunStatus::Cancelled) throw_cancelled();

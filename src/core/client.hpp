@@ -24,7 +24,16 @@ struct Settings {
   std::size_t batch_size = 1000;
 };
 
-// What a failed transfer means (shared by every endpoint): Retry when worth
+// The retry policy ("never pay twice").  The paid endpoints (/carrier,
+// /carrier_batch) are sent again only when the request cannot have reached
+// the vendor (no connection could be made: refused, DNS, connect timeout),
+// or when the vendor refused it explicitly in a way that charges nothing
+// (HTTP 429 or 503, vendor code -8).  Everything else after the request went
+// out is final.  /balance is free: it is also retried when the answer was
+// lost and on other 5xx.  A timeout after sending is never retried.
+bool is_paid(Endpoint ep);
+
+// What a failed attempt means (shared by every endpoint): Retry when worth
 // another attempt, otherwise the error to raise.
 struct TransferVerdict {
   bool retry = false;
@@ -37,6 +46,11 @@ bool classify_transfer(const Transfer& t, Endpoint ep, const HttpConfig& cfg,
 
 class Client {
  public:
+  // `budget` counts every descriptor of the connection pool (see
+  // SocketBudget); throws QxtError(ResourceExhausted) when it refuses the
+  // pool's own.
+  explicit Client(SocketBudget budget = SocketBudget()) : pool_(budget) {}
+
   // One lookup of a normalised 11-digit number.  A non-zero vendor code is
   // raised as its Error.
   CarrierRecord carrier(const Settings& s, std::string_view mobile, CancelCheck cancel);
@@ -44,9 +58,13 @@ class Client {
   BalanceRecord balance(const Settings& s, CancelCheck cancel);
 
   // Looks up every distinct number of `job`, `s.http.concurrency` requests
-  // at a time.  Per-number failures are recorded in the job; a failure of a
-  // whole request stops the batch (no request is started after it; those in
-  // flight finish and are recorded) and is then thrown.
+  // at a time.  Every element of every answer received is recorded in the
+  // job (see BatchJob::record), whatever else that answer holds.  A failure
+  // of a whole request, an account-level code (-1/-5/-6, as the whole
+  // answer or as elements), or an answer that does not match its request
+  // stops the batch: no request is started after it, those in flight finish
+  // and are recorded, and the failure is then thrown (an account-level one
+  // in preference to any other).
   void batch(const Settings& s, BatchJob& job, CancelCheck cancel);
 
   HttpPool& pool() { return pool_; }

@@ -20,6 +20,7 @@ const char* sqlstate_of(ErrorKind kind) {
     case ErrorKind::ConnectionLost: return "08006";
     case ErrorKind::Timeout: return "QX101";
     case ErrorKind::HttpStatus: return "QX102";
+    case ErrorKind::ResourceExhausted: return "53000";
     case ErrorKind::BadResponse: return "QX103";
     case ErrorKind::ResponseTooLarge: return "QX104";
     case ErrorKind::BatchMismatch: return "QX105";
@@ -47,6 +48,15 @@ Error make_error(ErrorKind kind, std::string message, std::string detail,
   e.detail = std::move(detail);
   e.hint = std::move(hint);
   return e;
+}
+
+Error fd_budget_error(std::string detail) {
+  return make_error(ErrorKind::ResourceExhausted,
+                    "no file descriptor is left for a connection to the vendor",
+                    "This backend's budget of file descriptors (PostgreSQL's "
+                    "max_files_per_process, shared with its open files) is used up: " +
+                        detail,
+                    "Raise max_files_per_process, or lower qxt.batch_concurrency.");
 }
 
 bool is_account_level(int code) { return code == -1 || code == -5 || code == -6; }

@@ -22,11 +22,15 @@ enum class ErrorKind {
   AccountDisabled,    // QX006  vendor -6
   VendorSystemError,  // QX008  vendor -8 still failing after retries
   VendorRejected,     // QX001  any other vendor code (1, -7, -9, -10, unknown)
-  ConnectFailed,      // 08001  refused, DNS failure, connect timeout
+  ConnectFailed,      // 08001  no connection could be made: refused, DNS failure,
+                      //        connect timeout (nothing was sent)
   TlsFailure,         // 08001  certificate / handshake failure (separate hint)
-  ConnectionLost,     // 08006  closed mid-exchange, empty reply, truncated body
-  Timeout,            // QX101  no complete answer within qxt.timeout_ms
+  ConnectionLost,     // 08006  the answer was lost after the request went out:
+                      //        closed, empty reply, truncated, send/receive error
+  Timeout,            // QX101  no complete answer within qxt.timeout_ms after
+                      //        the request went out (never retried)
   HttpStatus,         // QX102  an HTTP status other than 200
+  ResourceExhausted,  // 53000  no file descriptor left in the backend's budget
   BadResponse,        // QX103  not JSON, or not the documented shape
   ResponseTooLarge,   // QX104  body over the response size cap
   BatchMismatch,      // QX105  batch answer does not match the request
@@ -69,11 +73,16 @@ Error vendor_error(Endpoint ep, int code, std::string_view reason,
 Error make_error(ErrorKind kind, std::string message, std::string detail = {},
                  std::string hint = {});
 
+// The error for a file-descriptor budget that refused (53000); `detail`
+// says what was refused and whether anything was sent.
+Error fd_budget_error(std::string detail);
+
 // True for vendor codes that concern the whole account: a batch stops at
 // once and sends nothing more after one of them.
 bool is_account_level(int vendor_code);
 
-// True for vendor codes that are worth retrying (-8).
+// True for vendor codes that are worth retrying (-8): an explicit refusal
+// that charges nothing.
 bool is_retryable_vendor_code(int vendor_code);
 
 // The endpoint's path, for messages ("/carrier").

@@ -3,7 +3,20 @@
 // Requests run concurrently (one connection per slot), with retries and
 // backoff decided by the caller's verdict, and a cancel check polled every
 // few milliseconds so a query cancel lands quickly.  Knows nothing of the
-// vendor or of PostgreSQL.
+// vendor or of PostgreSQL; it is the only file that sees libcurl.
+//
+// What the transport guarantees about sending:
+// - libcurl never sends a request a second time on its own.  (libcurl 7.88
+//   re-sends a request, on a new connection or another idle one, when a
+//   reused connection died before any answer byte; that would be a second
+//   payment, so the transport refuses it and reports the attempt as Closed,
+//   may_have_reached_vendor.)
+// - Transfer::may_have_reached_vendor is true as soon as libcurl was about
+//   to send the request (on a new or a reused connection), so a caller can
+//   tell "nothing went out" from "the vendor may have it" in every case.
+// - Threads libcurl starts (the threaded resolver) have every signal
+//   blocked, and a cancel never waits for a name resolution to finish.
+// - Every socket libcurl opens is counted through the SocketBudget.
 #pragma once
 
 #include "core_only.hpp"
@@ -34,23 +47,69 @@ struct HttpRequest {
   const char* content_type;  // e.g. "application/json"
 };
 
+// The embedding program's file-descriptor budget (PostgreSQL: AcquireExternalFD
+// / ReleaseExternalFD).  Plain C function pointers: they must not throw and
+// must not longjmp.  `acquire` returns false when the budget is exhausted.
+// Both null (the default): nothing is counted.
+//
+// Counted: the 2 descriptors the multi handle opens at creation (libcurl
+// 7.88's wake-up socketpair), every socket libcurl opens for a connection
+// (held while the connection lives, also idle in the keep-alive cache), and
+// a reservation of kResolverFds while a name is being resolved (the threaded
+// resolver's socketpair, and what getaddrinfo opens at a time).
+struct SocketBudget {
+  bool (*acquire)() = nullptr;
+  void (*release)() = nullptr;
+};
+constexpr int kMultiHandleFds = 2;
+constexpr int kResolverFds = 4;
+
+// What went wrong with one attempt, as far as the transport can tell.
+enum class TransportFailure {
+  None,            // a complete HTTP answer arrived (whatever its status)
+  // Could not connect: the request cannot have reached the vendor.
+  Refused,         // connection refused / host unreachable
+  Resolve,         // the host (or proxy) name did not resolve
+  ConnectTimeout,  // no connection within the connect (or whole) time limit
+  Tls,             // TLS handshake or certificate verification failed
+  // After the request went out.
+  TimedOut,        // no complete answer within timeout_ms
+  Closed,          // closed before any answer byte ("empty reply"), or libcurl
+                   // wanted to re-send it on a new connection (refused)
+  Truncated,       // the answer stopped short of its announced length
+  SendError,       // sending failed part-way
+  RecvError,       // receiving failed
+  TooLarge,        // the answer exceeded max_response_bytes
+  FdExhausted,     // the SocketBudget refused a descriptor (nothing was sent)
+  Other,           // anything else (malformed URL, out of memory, ...)
+};
+
+// True for the failures where no connection could be made (and so nothing
+// was sent): Refused, Resolve, ConnectTimeout, Tls.
+bool could_not_connect(TransportFailure f);
+// True for an answer lost after the request went out: Closed, Truncated,
+// SendError, RecvError.
+bool answer_lost(TransportFailure f);
+
 // What one attempt produced.
 struct Transfer {
-  int curl_code = 0;         // CURLcode; 0 = a complete HTTP answer arrived
-  long http_status = 0;
-  bool too_large = false;    // body exceeded max_response_bytes
-  bool connected = false;    // a connection was established
-  long retry_after_s = -1;   // Retry-After header (seconds), -1 if absent
+  TransportFailure failure = TransportFailure::None;
+  // True when the request may have reached the vendor: libcurl was about to
+  // send it (or did), or an answer arrived.  Always false for
+  // could_not_connect() failures and FdExhausted; always true for
+  // TimedOut, answer_lost() failures, TooLarge and None.
+  bool may_have_reached_vendor = false;
+  std::string transport_error;  // libcurl's own words (never the body or the key)
+  long http_status = 0;         // 0 when no status line arrived
+  long retry_after_s = -1;      // Retry-After header (seconds), -1 if absent
   std::string body;
   std::string content_type;
-  std::string curl_error;    // curl's error text (never contains the body)
 };
 
 enum class Verdict {
   Done,   // this request is finished (the callback kept what it needed)
-  Retry,  // transient failure: try again after a backoff, if attempts remain
+  Retry,  // try again after a backoff, if attempts remain
   Stop,   // finished, and start no further requests (others in flight end)
-  Abort,  // stop at once: abandon every request in flight
 };
 
 // Returns true when the caller wants the work abandoned (query cancel).
@@ -59,12 +118,11 @@ using CancelCheck = bool (*)();
 
 enum class RunStatus { Completed, Stopped, Cancelled };
 
-// Classifies curl-level failures worth another attempt.
-bool is_transient_transfer(const Transfer& t);
-
 class HttpPool {
  public:
-  HttpPool();
+  // Throws QxtError(ResourceExhausted) when the budget refuses the multi
+  // handle's own descriptors.
+  explicit HttpPool(SocketBudget budget = SocketBudget());
   ~HttpPool();
   HttpPool(const HttpPool&) = delete;
   HttpPool& operator=(const HttpPool&) = delete;
@@ -72,15 +130,17 @@ class HttpPool {
   // Runs requests 0..n-1.  `make(i)` builds request i when a slot is free
   // (requests are started in index order).  `on_result(i, transfer,
   // final_attempt)` is called for each attempt's outcome; a Retry verdict on
-  // the final attempt is treated as Stop (the callback must have recorded
-  // the failure).  Returns how the run ended.
+  // the final attempt, or while stopping, is treated as Stop (the callback
+  // must have recorded the failure).  Returns how the run ended.
   RunStatus run(const HttpConfig& cfg, std::size_t n,
                 const std::function<HttpRequest(std::size_t)>& make,
                 const std::function<Verdict(std::size_t, Transfer&, bool)>& on_result,
                 CancelCheck cancel);
 
-  // Connections opened since this pool was created (for tests/benchmarks).
+  // Sockets opened since this pool was created (for tests/benchmarks).
   long connections_opened() const;
+  // Descriptors currently held from the SocketBudget (for tests).
+  long budget_held() const;
 
  private:
   struct Impl;

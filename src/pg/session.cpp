@@ -20,12 +20,18 @@ void destroy_client(int, Datum) {
   }
 }
 
+// The connection pool's descriptors count in PostgreSQL's budget of
+// external file descriptors.  Neither function raises.
+bool acquire_external_fd() { return AcquireExternalFD(); }
+void release_external_fd() { ReleaseExternalFD(); }
+
 }  // namespace
 
 void qxt_session_init(void) { on_proc_exit(destroy_client, 0); }
 
 qxt::Client& qxt_session_client(void) {
-  if (g_client == nullptr) g_client = new qxt::Client();
+  if (g_client == nullptr)
+    g_client = new qxt::Client(qxt::SocketBudget{acquire_external_fd, release_external_fd});
   return *g_client;
 }
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Tests for the QXT vendor emulator (stdlib unittest only).
 
-Run from /work/main:
-    python3 -m unittest test/emulator/test_emulator.py -v
+Run from the repository's root:
+    python3 -m unittest discover -s test/emulator -p 'test_*.py' -v
 or  python3 test/emulator/test_emulator.py
 """
 
@@ -161,6 +161,36 @@ class Base(unittest.TestCase):
 
     def assertError(self, ans, code):
         self.assertEqual(ans, {"code": code, "reason": REASON[code]})
+
+    def model(self, key, **fields):
+        st, m = self.control("POST", "model", dict(fields, apikey=key))
+        self.assertEqual(st, 200, m)
+        return m
+
+    def log(self, key):
+        st, log = self.control("GET", "requests", apikey=key)
+        self.assertEqual(st, 200)
+        return log
+
+    def assertMoney(self, key, start, earlier=0):
+        """Every way the emulator counts money agrees with the balance:
+        a charge one counter missed would show here.  start: the balance
+        since the last change through the accounts API; earlier: what was
+        charged before that change.  Returns the stats."""
+        s = self.stats(key)
+        paid = start - s["balance"] + earlier
+        self.assertEqual(s["charged"], paid)
+        self.assertEqual(sum(s["charged_by_endpoint"].values()), paid)
+        self.assertEqual(sum(s["charged_numbers"].values()), paid)
+        self.assertEqual(sum(e["charged"] for e in self.log(key)), paid)
+        return s
+
+    def wait_for(self, cond, timeout=5.0, what="condition"):
+        deadline = time.monotonic() + timeout
+        while not cond():
+            if time.monotonic() > deadline:
+                self.fail("timed out waiting for " + what)
+            time.sleep(0.01)
 
 
 # ---------------------------------------------------------------------------
@@ -365,6 +395,19 @@ class BatchLookup(Base):
         self.assertEqual([el["result"]["Mobile"] for el in arr], many[:1000])
         ok = sum(1 for n in many[:1000] if not n.endswith("0000"))
         self.assertEqual(self.balance_of(key), 5000 - ok)
+
+    def test_fast_render_is_exact_compact_json(self):
+        # the batch answer is rendered by hand for speed: it must be, byte
+        # for byte, the compact JSON of the same elements
+        key = self.account()
+        nums = ["13972565397", "16512345677", "19212345678", "13972560000",
+                "１３９７２５６５３９１", 'a"\\b\u2028', "123"]
+        st, h, b = self.raw("POST", "/carrier_batch", json.dumps(
+            {"ApiKey": key, "PhoneNumbers": nums}))
+        arr = json.loads(b)
+        self.assertEqual([e["code"] for e in arr], [0, 0, 0, -4, -3, -2, -2])
+        self.assertEqual(b, json.dumps(arr, ensure_ascii=False,
+                                       separators=(",", ":")).encode())
 
     def test_thousand_numbers_fast(self):
         key = self.account(balance=10 ** 6)
@@ -855,8 +898,12 @@ class Control(Base):
             "requests": {"carrier": 2, "carrier_batch": 1, "balance": 1},
             "numbers_sent": 5, "distinct_numbers": 3,
             "sent": {"13972565391": 3, "13972560000": 1, "1": 1},
-            "charged": 3, "balance": 97, "max_in_flight": 1,
-            "key_in_url": 2, "connections": 4})
+            "charged": 3,
+            "charged_by_endpoint": {"carrier": 2, "carrier_batch": 1},
+            "charged_distinct": 1, "charged_numbers": {"13972565391": 3},
+            "balance": 97, "in_flight": 0, "max_in_flight": 1,
+            "refused_429": 0, "refused_window": 0,
+            "key_in_url": 2, "connections": 4, "lean": False})
         unknown = self.stats("q" * 32)
         self.assertEqual(unknown["requests"], {"carrier": 0,
                                                "carrier_batch": 0,
@@ -1059,16 +1106,19 @@ class Emuctl(Base):
                          "distinct=2 charged=2\n")
         self.assertEqual(
             self.emuctl("stats", key),
-            '{"balance":8,"charged":2,"connections":3,"distinct_numbers":2,"key_in_url":2,'
-            '"max_in_flight":1,"numbers_sent":3,"requests":{"balance":1,'
-            '"carrier":1,"carrier_batch":1},"sent":{"13972560000":1,'
-            '"13972565391":2}}\n')
+            '{"balance":8,"charged":2,"charged_by_endpoint":{"carrier":1,'
+            '"carrier_batch":1},"charged_distinct":1,"charged_numbers":'
+            '{"13972565391":2},"connections":3,"distinct_numbers":2,'
+            '"in_flight":0,"key_in_url":2,"lean":false,"max_in_flight":1,'
+            '"numbers_sent":3,"refused_429":0,"refused_window":0,'
+            '"requests":{"balance":1,"carrier":1,"carrier_batch":1},'
+            '"sent":{"13972560000":1,"13972565391":2}}\n')
         lines = self.emuctl("requests", key).splitlines()
         self.assertEqual(lines[0],
-                         '{"code":0,"endpoint":"carrier","fault":"",'
-                         '"key_in_url":true,"method":"GET","n":1,"numbers":1,'
-                         '"path":"/carrier","query":"apikey=***&mobile='
-                         '13972565391","status":200}')
+                         '{"charged":1,"code":0,"endpoint":"carrier",'
+                         '"fault":"","key_in_url":true,"method":"GET","n":1,'
+                         '"numbers":1,"path":"/carrier","query":"apikey=***&'
+                         'mobile=13972565391","refused":null,"status":200}')
         self.assertEqual(len(lines), 3)
         self.assertEqual(self.emuctl("account", key, "--disabled"),
                          '{"apikey":"%s","balance":8,"disabled":true,'
@@ -1085,6 +1135,808 @@ class Emuctl(Base):
         self.assertNotEqual(r.returncode, 0)
 
 
+# ---------------------------------------------------------------------------
+# Models, charge counters, throttling, per-endpoint fault counts, lean mode
+
+OK1, OK2, OK3 = "13972565391", "13972565397", "13352918995"
+BAD4, BAD2, BAD3 = "13972560000", "1397256539", "12972565391"
+
+
+class ModelApi(Base):
+    DEFAULT = {"account_codes": "envelope", "failed_charged": False,
+               "drop_charges": "started", "inflight_limit": None,
+               "refuse": None}
+
+    def test_defaults_set_read_back_and_reset(self):
+        key = self.account()
+        st, m = self.control("GET", "model", apikey=key)
+        self.assertEqual(m, dict(self.DEFAULT, apikey=key))
+        m = self.model(key, account_codes="elements", failed_charged=True,
+                       drop_charges="yes", inflight_limit=3)
+        want = dict(apikey=key, account_codes="elements",
+                    failed_charged=True, drop_charges="yes",
+                    inflight_limit=3, refuse=None)
+        self.assertEqual(m, want)
+        self.assertEqual(self.control("GET", "model", apikey=key)[1], want)
+        # omitted fields stay; "defaults" starts over
+        self.assertEqual(self.model(key, drop_charges="no")["account_codes"],
+                         "elements")
+        self.assertEqual(self.model(key, defaults=True, failed_charged=True),
+                         dict(self.DEFAULT, apikey=key, failed_charged=True))
+        # reset KEY puts the model back to the defaults
+        self.model(key, account_codes="elements")
+        self.control("POST", "reset", {"apikey": key})
+        self.assertEqual(self.control("GET", "model", apikey=key)[1],
+                         dict(self.DEFAULT, apikey=key))
+
+    def test_typos_and_bad_values_are_refused(self):
+        # a misspelt field must not leave a test running under the default
+        key = self.account()
+        for bad in ({"failed_charge": True},
+                    {"account_codes": "element"},
+                    {"failed_charged": "yes"},
+                    {"drop_charges": True},
+                    {"inflight_limit": 0},
+                    {"inflight_limit": "2"},
+                    {"inflight_limit": True},
+                    {"refuse": "503", "refuse_ms": 100},
+                    {"refuse": "429"},
+                    {"refuse": "429", "refuse_ms": 0},
+                    {"refuse_ms": 100},
+                    {"defaults": "yes"}):
+            with self.subTest(bad=bad):
+                st, r = self.control("POST", "model", dict(bad, apikey=key))
+                self.assertEqual(st, 400, r)
+        self.assertEqual(self.control("POST", "model",
+                                      {"apikey": "short"})[0], 400)
+        self.assertEqual(self.control("GET", "model", apikey="short")[0],
+                         400)
+        self.assertEqual(self.control("GET", "model", apikey=key)[1],
+                         dict(self.DEFAULT, apikey=key))
+
+    def test_model_does_not_leak_into_another_key(self):
+        a, b = self.account(balance=1), self.account(balance=1)
+        self.model(a, account_codes="elements", failed_charged=True,
+                   inflight_limit=1)
+        nums = [OK1, OK2, BAD4]
+        self.assertError(self.batch(b, nums), -5)           # envelope
+        self.assertError(self.get("/carrier", apikey=b, mobile=BAD4), -4)
+        self.assertEqual(self.stats(b)["charged"], 0)
+        self.assertEqual([e["code"] for e in self.batch(a, nums)],
+                         [0, -5, -5])
+        self.assertEqual(self.control("GET", "model", apikey=b)[1],
+                         dict(self.DEFAULT, apikey=b))
+        # resetting b leaves a's model alone
+        self.control("POST", "reset", {"apikey": b})
+        self.assertTrue(self.control("GET", "model", apikey=a)[1]
+                        ["failed_charged"])
+
+
+class AccountCodes(Base):
+    """-5/-6/-1 as one envelope (default) or per element."""
+
+    def test_envelope_is_the_default_and_charges_nothing(self):
+        for explicit in (False, True):
+            with self.subTest(explicit=explicit):
+                key = self.account(balance=2)
+                if explicit:
+                    self.model(key, account_codes="envelope")
+                self.assertError(self.batch(key, [OK1, BAD4, OK2, OK3]), -5)
+                s = self.assertMoney(key, 2)
+                self.assertEqual(s["charged"], 0)
+                dis = self.account(disabled=True)
+                self.assertError(self.batch(dis, [OK1]), -6)
+                self.assertError(self.batch("e" * 32, [OK1]), -1)
+
+    def test_elements_partial_charge(self):
+        key = self.account(balance=2)
+        self.model(key, account_codes="elements")
+        nums = [OK1, BAD4, OK2, BAD2, OK3, OK1]
+        arr = self.batch(key, nums)
+        self.assertEqual([e["result"]["Mobile"] for e in arr], nums)
+        self.assertEqual([e["code"] for e in arr], [0, -4, 0, -2, -5, -5])
+        self.assertEqual(arr[0]["result"]["Now_Isp"], "移动")
+        self.assertEqual(arr[2]["result"]["Now_Isp"], "电信")
+        self.assertEqual(arr[4], {"code": -5, "reason": REASON[-5],
+                                  "result": {"Mobile": OK3}})
+        s = self.assertMoney(key, 2)
+        self.assertEqual(s["charged_numbers"], {OK1: 1, OK2: 1})
+        self.assertEqual(s["charged_by_endpoint"],
+                         {"carrier": 0, "carrier_batch": 2})
+        # at balance 0 every chargeable number answers -5, failures do not
+        arr = self.batch(key, [OK3, BAD3])
+        self.assertEqual([e["code"] for e in arr], [-5, -3])
+        # enough balance: the normal answer, all charged
+        self.control("POST", "accounts", {"apikey": key, "balance": 3})
+        arr = self.batch(key, [OK1, OK2, BAD4, OK3])
+        self.assertEqual([e["code"] for e in arr], [0, 0, -4, 0])
+        s = self.assertMoney(key, 3, earlier=2)
+        self.assertEqual(s["charged_numbers"], {OK1: 2, OK2: 2, OK3: 1})
+        # a negative prepaid balance covers nothing
+        self.control("POST", "accounts", {"apikey": key, "balance": -4})
+        self.assertEqual([e["code"] for e in self.batch(key, [OK1])], [-5])
+        self.assertEqual(self.balance_of(key), -4)
+
+    def test_elements_with_failed_charged(self):
+        # failures are chargeable too: they use up the balance in order
+        key = self.account(balance=3)
+        self.model(key, account_codes="elements", failed_charged=True)
+        arr = self.batch(key, [OK1, BAD4, BAD2, OK2, BAD3])
+        self.assertEqual([e["code"] for e in arr], [0, -4, -2, -5, -5])
+        s = self.assertMoney(key, 3)
+        self.assertEqual(s["charged_numbers"], {OK1: 1, BAD4: 1, BAD2: 1})
+
+    def test_elements_disabled_and_unknown_key(self):
+        dis = self.account(balance=10, disabled=True)
+        unknown = "elementsunknownkey00000000000001"
+        for key, code in ((dis, -6), (unknown, -1)):
+            with self.subTest(code=code):
+                self.model(key, account_codes="elements",
+                           failed_charged=True)
+                nums = [OK1, BAD4, BAD2]
+                arr = self.batch(key, nums)
+                self.assertEqual(arr, [{"code": code, "reason": REASON[code],
+                                        "result": {"Mobile": m}}
+                                       for m in nums])
+                s = self.stats(key)
+                self.assertEqual((s["charged"], s["charged_numbers"]),
+                                 (0, {}))
+                # single lookups and /balance keep the envelope
+                self.assertError(self.get("/carrier", apikey=key,
+                                          mobile=OK1), code)
+                self.assertError(self.get("/balance", apikey=key), code)
+                # request-shape errors stay envelopes, and come first
+                self.assertError(self.batch(key, []), 1)
+                self.assertError(self.batch(key, [OK1] * 1001), -10)
+        self.assertEqual(self.balance_of(dis), 10)
+
+    def test_elements_keeps_request_level_envelopes(self):
+        key = self.account(balance=1)
+        self.model(key, account_codes="elements")
+        self.assertError(self.get("/carrier_batch", apikey=key), -7)
+        self.assertError(self.post_json("/carrier_batch", "nope"), -9)
+        self.assertError(self.batch(key, []), 1)
+        self.assertError(self.batch(key, [OK1] * 1001), -10)
+        # a single lookup over the balance is the envelope -5
+        self.assertEqual(self.get("/carrier", apikey=key,
+                                  mobile=OK1)["code"], 0)
+        self.assertError(self.get("/carrier", apikey=key, mobile=OK2), -5)
+        self.assertMoney(key, 1)
+
+    def test_elements_postpaid_never_minus5(self):
+        key = self.account(balance=1, fee_type="postpaid")
+        self.model(key, account_codes="elements")
+        arr = self.batch(key, [OK1, OK2, OK3])
+        self.assertEqual([e["code"] for e in arr], [0, 0, 0])
+        self.assertEqual(self.assertMoney(key, 1)["balance"], -2)
+
+    def test_elements_answer_renders_like_the_tree(self):
+        # the fast renderer and the generic one agree byte for byte,
+        # per-element -5 included (the transform path uses the generic one)
+        key = self.account(balance=1)
+        self.model(key, account_codes="elements")
+        nums = [OK1, OK2, BAD4, "１３９７２５６５３９１", 'a"\\b']
+        st, h, fast = self.raw("POST", "/carrier_batch", json.dumps(
+            {"ApiKey": key, "PhoneNumbers": nums}))
+        tree = [{"code": 0, "reason": "Succ", "result": {
+                    "res": "0", "Mobile": OK1, "Area": "湖北-宜昌",
+                    "Init_Isp": "移动", "Now_Isp": "移动"}}]
+        tree += [{"code": c, "reason": REASON[c], "result": {"Mobile": m}}
+                 for c, m in zip((-5, -4, -3, -2), nums[1:])]
+        self.assertEqual(fast, json.dumps(tree, ensure_ascii=False,
+                                          separators=(",", ":")).encode())
+        # and the generic path (taken when a transform is active) agrees
+        self.control("POST", "accounts", {"apikey": key, "balance": 1})
+        st, h, slow = self.raw("POST", "/_fault/batchreorder/carrier_batch",
+                               json.dumps({"ApiKey": key,
+                                           "PhoneNumbers": nums}))
+        self.assertEqual(slow, json.dumps(tree[::-1], ensure_ascii=False,
+                                          separators=(",", ":")).encode())
+
+
+class FailedCharged(Base):
+    """Per-number -2/-3/-4: free (default) or charged."""
+
+    def test_single(self):
+        for model in (None, False, True):
+            with self.subTest(failed_charged=model):
+                key = self.account(balance=4)
+                if model is not None:
+                    self.model(key, failed_charged=model)
+                for num, code in ((BAD2, -2), (BAD3, -3), (BAD4, -4),
+                                  (OK1, 0)):
+                    self.assertEqual(self.get("/carrier", apikey=key,
+                                              mobile=num)["code"], code)
+                self.assertError(self.get("/carrier", apikey=key), 1)
+                s = self.assertMoney(key, 4)
+                if model:
+                    self.assertEqual(s["charged_numbers"],
+                                     {BAD2: 1, BAD3: 1, BAD4: 1, OK1: 1})
+                    # the balance is gone: a failure can no longer be paid
+                    self.assertError(self.get("/carrier", apikey=key,
+                                              mobile=BAD4), -5)
+                else:
+                    self.assertEqual(s["charged_numbers"], {OK1: 1})
+                    self.assertError(self.get("/carrier", apikey=key,
+                                              mobile=BAD4), -4)
+
+    def test_batch(self):
+        nums = [OK1, BAD2, BAD3, BAD4, OK2]
+        for model in (None, False, True):
+            with self.subTest(failed_charged=model):
+                key = self.account(balance=5)
+                if model is not None:
+                    self.model(key, failed_charged=model)
+                arr = self.batch(key, nums)
+                self.assertEqual([e["code"] for e in arr], [0, -2, -3, -4, 0])
+                s = self.assertMoney(key, 5)
+                self.assertEqual(s["charged"], 5 if model else 2)
+                # envelope: the whole batch must fit, failures included
+                self.control("POST", "accounts", {"apikey": key,
+                                                  "balance": 2})
+                arr = self.batch(key, nums)
+                if model:
+                    self.assertError(arr, -5)
+                else:
+                    self.assertEqual(len(arr), 5)
+
+
+class DropCharges(Base):
+    """Answers lost after processing: charged or not, per fault and model."""
+
+    NUMS = [OK1, OK2, BAD4]  # two chargeable numbers
+    # fault -> charged? under drop_charges started (default), yes, no
+    TABLE = {"close": (0, 1, 0), "empty": (0, 1, 0), "hang": (0, 1, 0),
+             "truncated": (1, 1, 0), "closemid": (1, 1, 0),
+             "drip": (1, 1, 0), "chargedrop": (1, 1, 1),
+             "minus8": (0, 0, 0), "http503": (0, 0, 0), "html": (0, 0, 0),
+             "batchfew": (1, 1, 1)}
+
+    def fire(self, key, fault, endpoint):
+        """One request on its own connection, read as the fault allows."""
+        if endpoint == "carrier":
+            head = ("GET /_fault/%s/carrier?apikey=%s&mobile=%s HTTP/1.1\r\n"
+                    "Host: x\r\nConnection: close\r\n\r\n" % (fault, key, OK2))
+            body = b""
+        else:
+            body = json.dumps({"ApiKey": key,
+                               "PhoneNumbers": self.NUMS}).encode()
+            head = ("POST /_fault/%s/carrier_batch HTTP/1.1\r\nHost: x\r\n"
+                    "Connection: close\r\nContent-Length: %d\r\n\r\n"
+                    % (fault, len(body)))
+        s = socket.create_connection(("127.0.0.1", PORT), timeout=5)
+        s.sendall(head.encode() + body)
+        data = b""
+        try:
+            if fault == "hang":
+                self.wait_for(lambda: [e["status"] for e in self.log(key)]
+                              == ["hang"],
+                              what="the hang to start")
+            else:
+                while not (fault == "drip" and b"\r\n\r\n" in data):
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+        finally:
+            s.close()
+        return data
+
+    def test_every_fault_under_every_model(self):
+        for mi, drop in enumerate((None, "started", "yes", "no")):
+            for fault, charges in self.TABLE.items():
+                for endpoint in ("carrier", "carrier_batch"):
+                    if fault == "batchfew" and endpoint == "carrier":
+                        continue
+                    with self.subTest(drop=drop, fault=fault,
+                                      endpoint=endpoint):
+                        key = self.account(balance=100)
+                        if drop is not None:
+                            self.model(key, drop_charges=drop)
+                        data = self.fire(key, fault, endpoint)
+                        if fault in ("close", "chargedrop", "hang"):
+                            self.assertEqual(data, b"")
+                        charged = charges[max(mi - 1, 0)]
+                        s = self.assertMoney(key, 100)
+                        want = ({} if not charged else {OK2: 1}
+                                if endpoint == "carrier"
+                                else {OK1: 1, OK2: 1})
+                        self.assertEqual(s["charged_numbers"], want)
+                        self.assertEqual(s["requests"][endpoint], 1)
+
+    def test_drop_respects_the_balance_and_the_other_models(self):
+        # "processed" means the normal path: -5 charges nothing, and a
+        # failed-charged model charges the failure too
+        key = self.account(balance=1)
+        self.model(key, drop_charges="yes", failed_charged=True)
+        self.fire(key, "close", "carrier_batch")   # 3 chargeable > 1: -5
+        self.assertEqual(self.assertMoney(key, 1)["charged"], 0)
+        self.control("POST", "accounts", {"apikey": key, "balance": 10})
+        self.fire(key, "close", "carrier_batch")
+        self.assertEqual(self.assertMoney(key, 10)["charged_numbers"],
+                         {OK1: 1, OK2: 1, BAD4: 1})
+
+
+class ChargeDrop(Base):
+    def test_chargedrop_charges_then_closes(self):
+        key = self.account(balance=10)
+        c = self.conn()
+        c.request("GET", "/_fault/chargedrop/carrier?apikey=%s&mobile=%s"
+                  % (key, OK1))
+        with self.assertRaises(http.client.RemoteDisconnected):
+            c.getresponse()
+        c.close()
+        s = self.assertMoney(key, 10)
+        self.assertEqual(s["charged_numbers"], {OK1: 1})
+        e = self.log(key)[-1]
+        self.assertEqual((e["status"], e["code"], e["charged"]),
+                         ("close", None, 1))
+        # *N: lost once, then answered (and charged again)
+        p = "/_fault/chargedrop*1"
+        with self.assertRaises((ValueError, OSError,
+                                http.client.HTTPException)):
+            self.batch(key, [OK1, OK2], p)
+        self.assertEqual([e["code"] for e in self.batch(key, [OK1, OK2], p)],
+                         [0, 0])
+        s = self.assertMoney(key, 10)
+        self.assertEqual(s["charged_numbers"], {OK1: 3, OK2: 2})
+        self.assertEqual([e["charged"] for e in self.log(key)], [1, 2, 2])
+
+    def test_chargedrop_with_latency_and_minus8_first(self):
+        key = self.account(balance=10)
+        t = time.perf_counter()
+        with self.assertRaises(http.client.RemoteDisconnected):
+            c = self.conn()
+            c.request("GET", "/_fault/chargedrop,latency=200/carrier?"
+                      "apikey=%s&mobile=%s" % (key, OK1))
+            c.getresponse()
+        self.assertGreaterEqual(time.perf_counter() - t, 0.2)
+        # the first replacing item wins: minus8 before chargedrop is free
+        self.assertError(self.get("/_fault/minus8,chargedrop/carrier",
+                                  apikey=key, mobile=OK1), -8)
+        self.assertEqual(self.assertMoney(key, 10)["charged"], 1)
+
+
+class ChargeCounters(Base):
+    def test_per_number_and_per_endpoint(self):
+        key = self.account(balance=100)
+        self.get("/carrier", apikey=key, mobile=OK1)
+        self.post_form("/carrier", apikey=key, mobile=OK1)
+        self.get("/carrier", apikey=key, mobile=BAD4)        # free
+        self.batch(key, [OK1, OK2, BAD4, OK2])
+        self.batch(key, [OK3], "/_fault/minus8")             # free
+        self.get("/balance", apikey=key)                     # free
+        s = self.assertMoney(key, 100)
+        self.assertEqual(s["charged_numbers"], {OK1: 3, OK2: 2})
+        self.assertEqual(s["charged_distinct"], 2)
+        self.assertEqual(s["charged_by_endpoint"],
+                         {"carrier": 2, "carrier_batch": 3})
+        self.assertEqual(s["sent"], {OK1: 3, OK2: 2, BAD4: 2, OK3: 1})
+        self.assertEqual([e["charged"] for e in self.log(key)],
+                         [1, 1, 0, 3, 0, 0])
+        # a -5 envelope charges nothing and is counted nowhere
+        self.control("POST", "accounts", {"apikey": key, "balance": 1})
+        self.assertError(self.batch(key, [OK1, OK2]), -5)
+        self.assertEqual(self.assertMoney(key, 1, earlier=5)["charged"], 5)
+
+    def test_concurrent_charges_are_all_counted(self):
+        key = self.account(balance=10 ** 6)
+        nums = ["1390000%04d" % i for i in range(1, 101)]
+
+        def worker(i):
+            c = self.conn()
+            for _ in range(5):
+                self.raw("POST", "/carrier_batch", json.dumps(
+                    {"ApiKey": key, "PhoneNumbers": nums}), conn=c)
+                self.raw("GET", "/carrier?apikey=%s&mobile=%s"
+                         % (key, nums[i]), conn=c)
+            c.close()
+        ts = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        s = self.assertMoney(key, 10 ** 6)
+        self.assertEqual(s["charged"], 8 * 5 * 101)
+        self.assertEqual(s["charged_numbers"][nums[0]], 45)
+        self.assertEqual(s["charged_numbers"][nums[99]], 40)
+
+
+class Throttle(Base):
+    def hold(self, key, n):
+        """n requests of key kept in flight (hang) until the sockets close."""
+        socks = []
+        for _ in range(n):
+            s = socket.create_connection(("127.0.0.1", PORT), timeout=5)
+            s.sendall(("GET /_fault/hang/balance?apikey=%s HTTP/1.1\r\n"
+                       "Host: x\r\n\r\n" % key).encode())
+            socks.append(s)
+        self.wait_for(lambda: self.stats(key)["in_flight"] == n,
+                      what="%d requests in flight" % n)
+        return socks
+
+    def release(self, key, socks):
+        for s in socks:
+            s.close()
+        self.wait_for(lambda: self.stats(key)["in_flight"] == 0,
+                      what="the held requests to end")
+
+    def test_429_above_the_limit_truly_concurrent(self):
+        key = self.account(balance=100)
+        self.model(key, inflight_limit=2)
+        held = self.hold(key, 2)
+        results = []
+        barrier = threading.Barrier(3)
+
+        def one():
+            c = self.conn()
+            barrier.wait()
+            c.request("GET", "/carrier?apikey=%s&mobile=%s" % (key, OK1))
+            r = c.getresponse()
+            r.read()
+            results.append((r.status, r.getheader("Retry-After")))
+            c.close()
+        ts = [threading.Thread(target=one) for _ in range(3)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        self.assertEqual(results, [(429, "1")] * 3)
+        s = self.assertMoney(key, 100)
+        self.assertEqual((s["refused_429"], s["charged"], s["max_in_flight"],
+                          s["in_flight"]), (3, 0, 2, 2))
+        self.assertEqual(s["requests"]["carrier"], 3)
+        self.assertEqual(s["numbers_sent"], 3)
+        refused = [e for e in self.log(key) if e["refused"]]
+        self.assertEqual([(e["refused"], e["status"]) for e in refused],
+                         [("inflight", 429)] * 3)
+        self.release(key, held)
+        self.assertEqual(self.get("/carrier", apikey=key,
+                                  mobile=OK1)["code"], 0)
+        s = self.assertMoney(key, 100)
+        self.assertEqual((s["refused_429"], s["charged"]), (3, 1))
+
+    def test_limit_is_exact_under_load(self):
+        key = self.account(balance=10 ** 6)
+        self.model(key, inflight_limit=3)
+        seen = {"ok": 0, 429: 0}
+        lock = threading.Lock()
+
+        def worker():
+            c = self.conn()
+            for i in range(10):
+                st, h, b = self.raw("GET", "/_fault/latency=%d/carrier?"
+                                    "apikey=%s&mobile=%s"
+                                    % (i % 3 * 10, key, OK1), conn=c)
+                with lock:
+                    seen["ok" if st == 200 else st] += 1
+            c.close()
+        ts = [threading.Thread(target=worker) for _ in range(12)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        s = self.assertMoney(key, 10 ** 6)
+        self.assertEqual(seen["ok"] + seen[429], 120)
+        self.assertEqual(s["refused_429"], seen[429])
+        self.assertEqual(s["charged"], seen["ok"])
+        self.assertEqual(s["max_in_flight"], 3)
+        self.assertGreater(seen[429], 0)
+
+    def test_client_within_the_limit_is_never_refused(self):
+        # the emulator ends a request's in-flight time before its last
+        # byte: a client that waits for its answers is never over the
+        # limit, whether its next request comes on the same connection
+        # (same server thread) or on a new one (another server thread)
+        key = self.account(balance=10 ** 6)
+        self.model(key, inflight_limit=4)
+        statuses = []
+
+        def worker(reuse):
+            c = self.conn()
+            for i in range(30):
+                st, h, b = self.raw("POST", "/carrier_batch", json.dumps(
+                    {"ApiKey": key, "PhoneNumbers": [OK1] * (i * 30 + 1)}),
+                    conn=c if reuse else None)
+                statuses.append(st)
+            c.close()
+        ts = [threading.Thread(target=worker, args=(i % 2 == 0,))
+              for i in range(4)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        s = self.stats(key)
+        self.assertEqual(statuses, [200] * 120)
+        self.assertEqual(s["refused_429"], 0)
+        self.assertLessEqual(s["max_in_flight"], 4)
+
+    def test_limit_counts_every_endpoint_and_survives_a_reset(self):
+        key = self.account(balance=100)
+        self.model(key, inflight_limit=1)
+        held = self.hold(key, 1)
+        st, h, b = self.raw("POST", "/carrier_batch", json.dumps(
+            {"ApiKey": key, "PhoneNumbers": [OK1]}))
+        self.assertEqual(st, 429)
+        # a reset clears the counters and the model, not the live count
+        self.control("POST", "reset", {"apikey": key})
+        self.model(key, inflight_limit=1)
+        self.assertEqual(self.stats(key)["in_flight"], 1)
+        self.assertEqual(self.raw("GET", "/balance?apikey=" + key)[0], 429)
+        self.assertEqual(self.stats(key)["refused_429"], 1)
+        self.release(key, held)
+        self.assertEqual(self.raw("GET", "/balance?apikey=" + key)[0], 200)
+
+    def test_limit_is_per_key(self):
+        key, other = self.account(), self.account()
+        self.model(key, inflight_limit=1)
+        held = self.hold(key, 1)
+        held += self.hold(other, 3)  # no limit on other
+        self.assertEqual(self.raw("GET", "/balance?apikey=" + other)[0], 200)
+        self.assertEqual(self.raw("GET", "/balance?apikey=" + key)[0], 429)
+        self.assertEqual(self.stats(other)["refused_429"], 0)
+        for s in held:
+            s.close()
+
+    def test_refused_requests_use_up_no_fault(self):
+        key = self.account(balance=100)
+        self.model(key, inflight_limit=1)
+        held = self.hold(key, 1)
+        self.assertEqual(self.raw("GET", "/_fault/minus8*1/carrier?apikey="
+                                  "%s&mobile=%s" % (key, OK1))[0], 429)
+        self.release(key, held)
+        self.assertError(self.get("/_fault/minus8*1/carrier", apikey=key,
+                                  mobile=OK1), -8)
+
+    def test_refusal_window_429_and_minus8(self):
+        key = self.account(balance=100)
+        m = self.model(key, refuse="429", refuse_ms=10000)
+        self.assertEqual(m["refuse"]["answer"], "429")
+        self.assertGreater(m["refuse"]["remaining_ms"], 8000)
+        for path in ("/carrier?mobile=%s&apikey=" % OK1, "/balance?apikey="):
+            st, h, b = self.raw("GET", path + key)
+            self.assertEqual(st, 429)
+            # the seconds left in the window, rounded up
+            self.assertIn(h["retry-after"], ("8", "9", "10"))
+        st, h, b = self.raw("POST", "/carrier_batch", json.dumps(
+            {"ApiKey": key, "PhoneNumbers": [OK1]}))
+        self.assertEqual(st, 429)
+        s = self.assertMoney(key, 100)
+        self.assertEqual((s["refused_window"], s["refused_429"],
+                          s["charged"], s["max_in_flight"]), (3, 0, 0, 0))
+        self.assertEqual({e["refused"] for e in self.log(key)}, {"window"})
+        # the window can be closed early
+        self.assertIsNone(self.model(key, refuse=None)["refuse"])
+        self.assertEqual(self.get("/carrier", apikey=key,
+                                  mobile=OK1)["code"], 0)
+        # -8 for a second on every endpoint, then normal by itself
+        self.model(key, refuse="minus8", refuse_ms=1000)
+        self.assertError(self.get("/carrier", apikey=key, mobile=OK1), -8)
+        self.assertError(self.batch(key, [OK1]), -8)
+        self.assertError(self.get("/balance", apikey=key), -8)
+        self.wait_for(lambda: self.control("GET", "model", apikey=key)[1]
+                      ["refuse"] is None, what="the window to close")
+        self.assertEqual(self.batch(key, [OK1])[0]["code"], 0)
+        s = self.assertMoney(key, 100)
+        self.assertEqual((s["refused_window"], s["charged"]), (6, 2))
+
+
+class PerEndpointFaults(Base):
+    def test_default_counts_across_endpoints(self):
+        key = self.account()
+        p = "/_fault/minus8*1"
+        self.assertError(self.get(p + "/carrier", apikey=key, mobile=OK1), -8)
+        self.assertEqual(self.batch(key, [OK1], p)[0]["code"], 0)
+        self.assertEqual(self.get(p + "/balance", apikey=key)["code"], 0)
+
+    def test_perendpoint(self):
+        key = self.account()
+        p = "/_fault/minus8*1,perendpoint"
+        for _ in range(2):  # a second round: each endpoint used its one
+            first = _ == 0
+            a = self.get(p + "/carrier", apikey=key, mobile=OK1)
+            b = self.batch(key, [OK1], p)
+            c = self.get(p + "/balance", apikey=key)
+            if first:
+                self.assertError(a, -8)
+                self.assertError(b, -8)
+                self.assertError(c, -8)
+            else:
+                self.assertEqual((a["code"], b[0]["code"], c["code"]),
+                                 (0, 0, 0))
+        # per key too, and a reset of the key starts over
+        other = self.account()
+        self.assertError(self.get(p + "/balance", apikey=other), -8)
+        self.control("POST", "reset", {"apikey": key})
+        self.assertError(self.batch(key, [OK1], p), -8)
+        self.assertEqual(self.batch(key, [OK1], p)[0]["code"], 0)
+        # the counter belongs to the spec string: an old-style spec is apart
+        self.assertError(self.batch(key, [OK1], "/_fault/minus8*1"), -8)
+
+    def test_perendpoint_with_several_limits(self):
+        key = self.account()
+        p = "/_fault/perendpoint,http503*2,latency=0"
+        for ep in ("/carrier?mobile=%s&apikey=" % OK1, "/balance?apikey="):
+            self.assertEqual([self.raw("GET", p + ep + key)[0]
+                              for _ in range(3)], [503, 503, 200])
+        self.assertEqual(self.raw("GET", "/_fault/perendpoint*2/balance"
+                                  "?apikey=" + key)[0], 400)
+        self.assertEqual(self.raw("GET", "/_fault/perendpoint=1/balance"
+                                  "?apikey=" + key)[0], 400)
+
+
+class EmuctlModels(Base):
+    def emuctl(self, *args, ok=True, url="env"):
+        env = dict(os.environ)
+        env.pop("QXT_EMU_URL", None)
+        if url == "env":
+            env["QXT_EMU_URL"] = "http://127.0.0.1:%d" % PORT
+        r = subprocess.run([sys.executable, EMUCTL] + list(args),
+                           capture_output=True, env=env, timeout=20)
+        if ok:
+            self.assertEqual(r.returncode, 0, r.stderr)
+        return r
+
+    def test_model_set_read_and_reset(self):
+        key = self.account(balance=1)
+        d = ('{"account_codes":"envelope","apikey":"%s","drop_charges":'
+             '"started","failed_charged":false,"inflight_limit":null,'
+             '"refuse":null}\n' % key)
+        self.assertEqual(self.emuctl("model", key).stdout.decode(), d)
+        out = self.emuctl("model", key, "--account-codes", "elements",
+                          "--failed-charged", "yes", "--drop-charges", "yes",
+                          "--inflight-limit", "8").stdout.decode()
+        self.assertEqual(out, '{"account_codes":"elements","apikey":"%s",'
+                         '"drop_charges":"yes","failed_charged":true,'
+                         '"inflight_limit":8,"refuse":null}\n' % key)
+        self.assertEqual(self.emuctl("model", key).stdout.decode(), out)
+        # the model is live: per-element -5 after a partial charge
+        self.assertEqual([e["code"] for e in self.batch(key, [OK1, OK2])],
+                         [0, -5])
+        out = self.emuctl("model", key, "--inflight-limit", "none",
+                          "--failed-charged", "no").stdout.decode()
+        self.assertIn('"failed_charged":false,"inflight_limit":null', out)
+        r = self.emuctl("model", key, "--refuse", "minus8", "--refuse-ms",
+                        "60000")
+        self.assertIn('"answer":"minus8"', r.stdout.decode())
+        self.assertError(self.get("/balance", apikey=key), -8)
+        self.assertEqual(self.emuctl("reset", key).stdout, b"reset %s\n"
+                         % key.encode())
+        self.assertEqual(self.emuctl("model", key).stdout.decode(), d)
+        out = self.emuctl("model", key, "--account-codes", "elements")
+        out = self.emuctl("model", key, "--defaults").stdout.decode()
+        self.assertEqual(out, d)
+        for bad in (["--inflight-limit", "0"], ["--failed-charged", "maybe"],
+                    ["--drop-charges", "sometimes"], ["--refuse", "429"],
+                    ["--refuse-ms", "5"]):
+            with self.subTest(bad=bad):
+                r = self.emuctl("model", key, *bad, ok=False)
+                self.assertEqual(r.returncode, 2)
+        self.assertEqual(self.emuctl("model", key).stdout.decode(), d)
+
+    def test_charged(self):
+        key = self.account(balance=10)
+        self.batch(key, [OK1, OK2, BAD4])
+        self.get("/carrier", apikey=key, mobile=OK1)
+        self.assertEqual(self.emuctl("charged", key, OK1).stdout, b"2\n")
+        self.assertEqual(self.emuctl("charged", key, BAD4).stdout, b"0\n")
+        self.assertEqual(self.emuctl("charged", key).stdout,
+                         b"charged=3 carrier=1 carrier_batch=2 distinct=2 "
+                         b"max_per_number=2 balance=7\n")
+        self.assertEqual(self.emuctl("sent", key).stdout,
+                         b"carrier=1 carrier_batch=1 balance=0 numbers=4 "
+                         b"distinct=3 charged=3\n")
+
+    def test_url_option_and_missing_url(self):
+        key = self.account()
+        url = "http://127.0.0.1:%d" % PORT
+        self.assertEqual(self.emuctl("--url", url, "health",
+                                     url=None).stdout, b"ok\n")
+        self.assertEqual(self.emuctl("--url", url, "sent", key,
+                                     url=None).stdout,
+                         b"carrier=0 carrier_batch=0 balance=0 numbers=0 "
+                         b"distinct=0 charged=0\n")
+        r = self.emuctl("sent", key, ok=False, url=None)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(b"export QXT_EMU_URL", r.stderr)
+        self.assertIn(b"--url", r.stderr)
+
+
+class Lean(Base):
+    """--lean: aggregates only.  Runs on its own emulator."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.proc, cls.port, pf, cls.tmp = start_emulator("--lean")
+
+    @classmethod
+    def tearDownClass(cls):
+        stop_emulator(cls.proc, cls.tmp)
+
+    def setUp(self):
+        global PORT
+        self.saved, PORT = PORT, self.port
+
+    def tearDown(self):
+        global PORT
+        PORT = self.saved
+
+    def emuctl(self, *args):
+        env = dict(os.environ, QXT_EMU_URL="http://127.0.0.1:%d" % PORT)
+        return subprocess.run([sys.executable, EMUCTL] + list(args),
+                              capture_output=True, env=env, timeout=20)
+
+    def test_aggregates_without_per_number_data(self):
+        key = self.account(balance=10)
+        self.model(key, account_codes="elements")
+        self.get("/carrier", apikey=key, mobile=OK1)
+        self.get("/carrier", apikey=key, mobile=BAD4)
+        arr = self.batch(key, [OK1, OK2, BAD4] + ["139%08d" % i
+                                                  for i in range(1, 11)])
+        self.assertEqual([e["code"] for e in arr].count(-5), 3)
+        self.get("/balance", apikey=key)
+        s = self.stats(key)
+        self.assertEqual(s, {
+            "requests": {"carrier": 2, "carrier_batch": 1, "balance": 1},
+            "numbers_sent": 15, "distinct_numbers": None, "sent": None,
+            "charged": 10,
+            "charged_by_endpoint": {"carrier": 1, "carrier_batch": 9},
+            "charged_distinct": None, "charged_numbers": None,
+            "balance": 0, "in_flight": 0, "max_in_flight": 1,
+            "refused_429": 0, "refused_window": 0, "key_in_url": 3,
+            "connections": 4, "lean": True})
+        st, r = self.control("GET", "requests", apikey=key)
+        self.assertEqual(st, 409)
+        self.assertIn("--lean", r["error"])
+        for args in (("count", key, OK1), ("charged", key, OK1),
+                     ("requests", key)):
+            with self.subTest(args=args):
+                r = self.emuctl(*args)
+                self.assertEqual((r.returncode, r.stdout), (2, b""))
+                self.assertIn(b"unavailable", r.stderr)
+                self.assertIn(b"--lean", r.stderr)
+        r = self.emuctl("sent", key)
+        self.assertEqual(r.stdout, b"carrier=2 carrier_batch=1 balance=1 "
+                         b"numbers=15 distinct=unavailable charged=10\n")
+        r = self.emuctl("charged", key)
+        self.assertEqual(r.stdout, b"charged=10 carrier=1 carrier_batch=9 "
+                         b"distinct=unavailable max_per_number=unavailable "
+                         b"balance=0\n")
+
+    def test_memory_stays_flat(self):
+        # 100 batches of 1000 distinct numbers: a full emulator keeps two
+        # maps of them (sent, charged_numbers), a lean one nothing
+        def rss(pid):
+            with open("/proc/%d/status" % pid) as f:
+                return int(next(l for l in f
+                                if l.startswith("VmRSS:")).split()[1])
+
+        def push(port, key, rounds):
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            for i in range(rounds):
+                nums = ["13%05d%04d" % (i, j) for j in range(1, 1001)]
+                c.request("POST", "/carrier_batch", json.dumps(
+                    {"ApiKey": key, "PhoneNumbers": nums}))
+                r = c.getresponse()
+                self.assertEqual(r.status, 200)
+                r.read()
+            c.close()
+
+        full, fport, pf, ftmp = start_emulator()
+        try:
+            growth = {}
+            for name, proc, port in (("lean", self.proc, self.port),
+                                     ("full", full, fport)):
+                push(port, BIG, 5)  # warm up: allocator, caches
+                before = rss(proc.pid)
+                push(port, BIG, 100)
+                growth[name] = (rss(proc.pid) - before) / 1024.0
+        finally:
+            stop_emulator(full, ftmp)
+        self.assertLess(growth["lean"], 4, growth)
+        self.assertGreater(growth["full"], 12, growth)
+
+
 class ResetAll(Base):
     """Runs on its own emulator: a full reset would disturb other tests."""
 
@@ -1096,8 +1948,11 @@ class ResetAll(Base):
             key = self.account()
             self.get("/carrier", apikey=SMALL, mobile="13972565391")
             self.control("POST", "config", {"latency_batch_ms": 50})
+            self.model(SMALL, account_codes="elements", inflight_limit=1)
             st, r = self.control("POST", "reset")
             self.assertEqual(st, 200)
+            self.assertEqual(self.control("GET", "model", apikey=SMALL)[1],
+                             dict(ModelApi.DEFAULT, apikey=SMALL))
             self.assertError(self.get("/balance", apikey=key), -1)
             self.assertEqual(self.get("/balance", apikey=SMALL)["result"]
                              ["balance"], "5")
@@ -1105,6 +1960,8 @@ class ResetAll(Base):
             self.assertEqual(self.control("GET", "config")[1],
                              {"latency_single_ms": 0,
                               "latency_batch_ms": 5})
+            self.assertError(self.batch(SMALL, ["139%08d" % i
+                                                for i in range(1, 7)]), -5)
         finally:
             PORT = saved
             stop_emulator(proc, tmp)

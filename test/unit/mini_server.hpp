@@ -25,8 +25,12 @@ struct MiniRequest {
 };
 
 struct MiniReply {
-  enum Action { Send, Close, Hang } action = Send;
-  std::string bytes;  // the whole response for Send
+  // Send: the bytes, then keep the connection for the next request.
+  // SendClose: the bytes, then close (e.g. a truncated answer).
+  // Close: close at once, the request read but not answered.
+  // Hang: never answer; ends when the client goes away.
+  enum Action { Send, SendClose, Close, Hang } action = Send;
+  std::string bytes;  // the response for Send / SendClose
 };
 
 inline std::string http_ok(const std::string& body, const char* type = "application/json") {
@@ -37,6 +41,13 @@ inline std::string http_ok(const std::string& body, const char* type = "applicat
 inline std::string http_status(int code, const std::string& body = "err") {
   return "HTTP/1.1 " + std::to_string(code) + " X\r\nContent-Length: " +
          std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+// Headers announcing `body`, then only its first `sent` bytes (the server
+// then closes: a truncated answer).
+inline std::string http_truncated(const std::string& body, std::size_t sent) {
+  return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body.substr(0, sent);
 }
 
 class MiniServer {
@@ -135,6 +146,7 @@ class MiniServer {
       }
       ::send(c, rep.bytes.data(), rep.bytes.size(), MSG_NOSIGNAL);
       --in_flight_;
+      if (rep.action == MiniReply::SendClose) return finish(c);
     }
   }
 
@@ -148,6 +160,41 @@ class MiniServer {
   std::thread acceptor_;
   std::mutex mu_;
   std::vector<std::thread> workers_;
+};
+
+// A loopback listener that never accepts, its accept queue filled at once:
+// further connection attempts get no answer to their SYN, so a client's
+// connect timeout fires.  Nothing leaves 127.0.0.1.
+class BlackholeListener {
+ public:
+  BlackholeListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(fd_, 0);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    // Linux keeps backlog + 1 completed connections; after that SYNs drop.
+    for (int i = 0; i < 4; ++i) {
+      int c = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+      ::connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a);
+      fillers_.push_back(c);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ~BlackholeListener() {
+    for (int c : fillers_) ::close(c);
+    ::close(fd_);
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  std::vector<int> fillers_;
 };
 
 }  // namespace qxt_test

@@ -112,9 +112,15 @@ TEST(BatchJob, InternsRepeatedTexts) {
   EXPECT_NE(job.result_for(keys[0])->area, job.result_for(keys[1])->area);
 }
 
-TEST(BatchJob, MismatchedAnswersAreRejectedWholeAndRecordNothing) {
+// A mismatched answer still keeps every element its Mobile attributes to a
+// number asked (the vendor charged them), never one by position, and then
+// raises QX105.
+TEST(BatchJob, MismatchedAnswersKeepWhatTheirMobileAttributesAndRaise) {
   std::vector<std::uint64_t> keys = {key("13972565391"), key("13972565397")};
-  auto expect_mismatch = [&](std::vector<CarrierRecord> items) {
+  // `kept[i]`: whether number i must be recorded afterwards.
+  auto expect_mismatch = [&](std::vector<CarrierRecord> items, std::vector<bool> kept,
+                             const char* what) {
+    SCOPED_TRACE(what);
     BatchJob job(keys.data(), keys.size(), 1000);
     try {
       job.record(0, items);
@@ -123,15 +129,69 @@ TEST(BatchJob, MismatchedAnswersAreRejectedWholeAndRecordNothing) {
       EXPECT_EQ(e.error().kind, ErrorKind::BatchMismatch);
       EXPECT_EQ(e.error().sqlstate, "QX105");
     }
-    EXPECT_EQ(job.answered(), 0u);
-    EXPECT_EQ(job.result_for(keys[0])->code, CompactResult::kNotAsked);
-    EXPECT_EQ(job.result_for(keys[1])->code, CompactResult::kNotAsked);
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      const CompactResult* r = job.result_for(keys[i]);
+      ASSERT_NE(r, nullptr);
+      if (kept[i]) {
+        ++n;
+        EXPECT_EQ(r->code, 0) << i;
+        EXPECT_EQ(r->res, i == 1 ? 1 : 0) << "attributed to the wrong number";
+      } else {
+        EXPECT_EQ(r->code, CompactResult::kNotAsked) << i;
+      }
+    }
+    EXPECT_EQ(job.answered(), n);
   };
-  expect_mismatch({ok("13972565391")});                                       // too few
-  expect_mismatch({ok("13972565391"), ok("13972565397"), ok("13972565398")});  // too many
-  expect_mismatch({ok("13972565391"), ok("13972565398")});                    // unrequested
-  expect_mismatch({ok("13972565391"), ok("13972565391")});                    // repeated
-  expect_mismatch({ok("13972565391"), ok("not a number")});                   // junk Mobile
+  expect_mismatch({ok("13972565397", 1)}, {false, true}, "too few, with Mobile");
+  expect_mismatch({ok(""), }, {false, false}, "too few, no Mobile: never by position");
+  expect_mismatch({ok("13972565391"), ok("13972565397", 1), ok("13972565398")}, {true, true},
+                  "too many");
+  expect_mismatch({ok(""), ok(""), ok("")}, {false, false}, "too many, no Mobile");
+  expect_mismatch({ok("13972565391"), ok("13972565398")}, {true, false}, "unrequested");
+  expect_mismatch({ok(""), ok("13972565398")}, {false, false},
+                  "unrequested beside one without Mobile: position is not trusted");
+  expect_mismatch({ok("13972565391"), ok("13972565391")}, {false, false},
+                  "repeated: neither copy is trusted");
+  expect_mismatch({ok(""), ok("13972565391")}, {true, false},
+                  "a position claimed twice: only the Mobile counts");
+  expect_mismatch({ok("13972565391"), ok("not a number")}, {true, false}, "junk Mobile");
+}
+
+TEST(BatchJob, MismatchMessageSaysWhatWasKept) {
+  std::vector<std::uint64_t> keys = {key("13972565391"), key("13972565397"), key("17012345678")};
+  BatchJob job(keys.data(), keys.size(), 1000);
+  try {
+    job.record(0, {ok("17012345678"), ok("13972565391")});
+    ADD_FAILURE();
+  } catch (const QxtError& e) {
+    EXPECT_NE(e.error().detail.find("request of 3 numbers, answer of 2 elements"),
+              std::string::npos)
+        << e.error().detail;
+    EXPECT_NE(e.error().detail.find("2 elements naming a number asked were kept"),
+              std::string::npos)
+        << e.error().detail;
+  }
+  EXPECT_EQ(job.answered(), 2u);
+}
+
+// Account-level codes in the elements (a partial charge) are recorded as
+// refusals: not answers, left out of for_each_sent_answer.
+TEST(BatchJob, AccountLevelElementsAreRefusalsNotAnswers) {
+  std::vector<std::uint64_t> keys = {key("13972565391"), key("13972565397"), key("17012345678"),
+                                     key("13800000000")};
+  BatchJob job(keys.data(), keys.size(), 1000);
+  job.record(0, {ok("13972565391"), failed("13800000000", -4), failed("13972565397", -5),
+                 failed("17012345678", -5)});
+  EXPECT_EQ(job.answered(), 2u);
+  EXPECT_EQ(job.refused(), 2u);
+  EXPECT_TRUE(job.result_for(keys[0])->is_answer());
+  EXPECT_TRUE(job.result_for(keys[3])->is_answer()) << "-4 is the vendor's answer for the number";
+  EXPECT_FALSE(job.result_for(keys[1])->is_answer());
+  EXPECT_EQ(job.result_for(keys[1])->code, -5);
+  std::vector<std::uint64_t> seen;
+  job.for_each_sent_answer([&](std::uint64_t k, const CompactResult&) { seen.push_back(k); });
+  EXPECT_EQ(seen, (std::vector<std::uint64_t>{keys[0], keys[3]}));
 }
 
 TEST(BatchJob, AnswerForANumberOfAnotherChunkIsAMismatch) {

@@ -21,6 +21,7 @@ const std::vector<ErrorKind> kAllKinds = {
     ErrorKind::TlsFailure,       ErrorKind::ConnectionLost,  ErrorKind::Timeout,
     ErrorKind::HttpStatus,       ErrorKind::BadResponse,     ErrorKind::ResponseTooLarge,
     ErrorKind::BatchMismatch,    ErrorKind::Cancelled,       ErrorKind::Internal,
+    ErrorKind::ResourceExhausted,
 };
 
 const std::vector<Endpoint> kEndpoints = {Endpoint::Carrier, Endpoint::CarrierBatch,
@@ -50,6 +51,7 @@ TEST(SqlState, ExactTable) {
   EXPECT_STREQ(qxt::sqlstate_of(ErrorKind::ConnectionLost), "08006");
   EXPECT_STREQ(qxt::sqlstate_of(ErrorKind::Timeout), "QX101");
   EXPECT_STREQ(qxt::sqlstate_of(ErrorKind::HttpStatus), "QX102");
+  EXPECT_STREQ(qxt::sqlstate_of(ErrorKind::ResourceExhausted), "53000");
   EXPECT_STREQ(qxt::sqlstate_of(ErrorKind::BadResponse), "QX103");
   EXPECT_STREQ(qxt::sqlstate_of(ErrorKind::ResponseTooLarge), "QX104");
   EXPECT_STREQ(qxt::sqlstate_of(ErrorKind::BatchMismatch), "QX105");

@@ -1,7 +1,6 @@
 // The transport and the client over real sockets (a tiny local server):
 // keep-alive reuse, retries and what is retried, concurrency, the response
 // cap, cancellation, and the mapping of transport failures to errors.
-#include <curl/curl.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -77,71 +76,119 @@ TEST(Backoff, GrowsWithJitterAndHonoursRetryAfter) {
   }
 }
 
-TEST(Transient, OnlyFailuresWorthRepeating) {
+namespace {
+
+Transfer failed_with(TransportFailure f, bool reached) {
   Transfer t;
-  for (CURLcode c : {CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_GOT_NOTHING,
-                     CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_PARTIAL_FILE}) {
-    t.curl_code = c;
-    EXPECT_TRUE(is_transient_transfer(t)) << c;
-  }
-  t.curl_code = CURLE_OPERATION_TIMEDOUT;
-  t.connected = false;
-  EXPECT_TRUE(is_transient_transfer(t)) << "a connect timeout sent nothing";
-  t.connected = true;
-  EXPECT_FALSE(is_transient_transfer(t)) << "a request timeout may have been charged";
-  for (CURLcode c : {CURLE_PEER_FAILED_VERIFICATION, CURLE_WRITE_ERROR, CURLE_URL_MALFORMAT}) {
-    t.curl_code = c;
-    EXPECT_FALSE(is_transient_transfer(t)) << c;
-  }
+  t.failure = f;
+  t.may_have_reached_vendor = reached;
+  t.transport_error = "some libcurl text";
+  return t;
 }
 
-TEST(Classify, EveryTransportFailureHasItsKindAndNeverTheKey) {
+}  // namespace
+
+// The retry policy and the error of every transport outcome, for a paid
+// endpoint and for the free /balance.
+TEST(Classify, EveryTransportOutcomeHasItsKindAndRetryPolicy) {
   HttpConfig cfg;
   cfg.base_url = "http://127.0.0.1:1";
+  cfg.timeout_ms = 700;
   struct Case {
-    CURLcode code;
-    bool connected;
+    TransportFailure failure;
+    bool reached;
     ErrorKind kind;
+    bool retry_paid;
+    bool retry_balance;
   } cases[] = {
-      {CURLE_COULDNT_CONNECT, false, ErrorKind::ConnectFailed},
-      {CURLE_COULDNT_RESOLVE_HOST, false, ErrorKind::ConnectFailed},
-      {CURLE_OPERATION_TIMEDOUT, false, ErrorKind::ConnectFailed},
-      {CURLE_OPERATION_TIMEDOUT, true, ErrorKind::Timeout},
-      {CURLE_PEER_FAILED_VERIFICATION, true, ErrorKind::TlsFailure},
-      {CURLE_SSL_CONNECT_ERROR, true, ErrorKind::TlsFailure},
-      {CURLE_GOT_NOTHING, true, ErrorKind::ConnectionLost},
-      {CURLE_PARTIAL_FILE, true, ErrorKind::ConnectionLost},
-      {CURLE_RECV_ERROR, true, ErrorKind::ConnectionLost},
-      {CURLE_FILESIZE_EXCEEDED, true, ErrorKind::ResponseTooLarge},
+      {TransportFailure::Refused, false, ErrorKind::ConnectFailed, true, true},
+      {TransportFailure::Resolve, false, ErrorKind::ConnectFailed, true, true},
+      {TransportFailure::ConnectTimeout, false, ErrorKind::ConnectFailed, true, true},
+      {TransportFailure::Tls, false, ErrorKind::TlsFailure, false, false},
+      {TransportFailure::TimedOut, true, ErrorKind::Timeout, false, false},
+      {TransportFailure::Closed, true, ErrorKind::ConnectionLost, false, true},
+      {TransportFailure::Truncated, true, ErrorKind::ConnectionLost, false, true},
+      {TransportFailure::SendError, true, ErrorKind::ConnectionLost, false, true},
+      {TransportFailure::RecvError, true, ErrorKind::ConnectionLost, false, true},
+      {TransportFailure::TooLarge, true, ErrorKind::ResponseTooLarge, false, false},
+      {TransportFailure::FdExhausted, false, ErrorKind::ResourceExhausted, false, false},
+      {TransportFailure::Other, true, ErrorKind::ConnectionLost, false, false},
+      {TransportFailure::Other, false, ErrorKind::ConnectFailed, false, false},
   };
   for (const Case& c : cases) {
-    Transfer t;
-    t.curl_code = c.code;
-    t.connected = c.connected;
-    t.curl_error = curl_easy_strerror(c.code);
-    TransferVerdict v;
-    ASSERT_FALSE(classify_transfer(t, Endpoint::Carrier, cfg, v));
-    EXPECT_EQ(v.error.kind, c.kind) << c.code;
-    EXPECT_EQ(v.error.sqlstate, sqlstate_of(c.kind));
-    EXPECT_FALSE(v.error.message.empty());
-    EXPECT_FALSE(v.error.hint.empty());
-    EXPECT_NE(v.error.detail.find("/carrier"), std::string::npos);
+    for (Endpoint ep : {Endpoint::Carrier, Endpoint::CarrierBatch, Endpoint::Balance}) {
+      const bool paid = ep != Endpoint::Balance;
+      EXPECT_EQ(is_paid(ep), paid);
+      TransferVerdict v;
+      ASSERT_FALSE(classify_transfer(failed_with(c.failure, c.reached), ep, cfg, v));
+      SCOPED_TRACE(std::to_string(static_cast<int>(c.failure)) + " " + endpoint_path(ep));
+      EXPECT_EQ(v.error.kind, c.kind);
+      EXPECT_EQ(v.error.sqlstate, sqlstate_of(c.kind));
+      EXPECT_EQ(v.retry, paid ? c.retry_paid : c.retry_balance);
+      EXPECT_FALSE(v.error.message.empty());
+      EXPECT_FALSE(v.error.hint.empty());
+      if (c.kind != ErrorKind::ResponseTooLarge && c.kind != ErrorKind::ResourceExhausted) {
+        EXPECT_NE(v.error.detail.find("some libcurl text"), std::string::npos) << v.error.detail;
+      }
+      EXPECT_NE(v.error.detail.find(endpoint_path(ep)), std::string::npos) << v.error.detail;
+      // A paid request that may have reached the vendor says so, and where
+      // to look; one that cannot have reached it says nothing was charged.
+      if (paid && c.reached) {
+        EXPECT_NE(v.error.detail.find("may have received and charged it; it was not sent again"),
+                  std::string::npos)
+            << v.error.detail;
+        if (c.kind != ErrorKind::ResponseTooLarge) {
+          EXPECT_NE(v.error.hint.find("qxt_balance()"), std::string::npos) << v.error.hint;
+        }
+      }
+      if (could_not_connect(c.failure)) {
+        EXPECT_NE(v.error.detail.find("nothing was charged"), std::string::npos) << v.error.detail;
+      }
+    }
   }
-  Transfer t;
+  // The timeout names the limit that fired; 08001 is never a timeout after sending.
   TransferVerdict v;
-  for (long status : {500L, 502L, 503L, 429L}) {
+  classify_transfer(failed_with(TransportFailure::TimedOut, true), Endpoint::Carrier, cfg, v);
+  EXPECT_EQ(v.error.message, "the vendor did not answer within qxt.timeout_ms (700 ms)");
+  classify_transfer(failed_with(TransportFailure::ConnectTimeout, false), Endpoint::Carrier, cfg, v);
+  EXPECT_EQ(v.error.message, "could not connect to the vendor within qxt.timeout_ms (700 ms)")
+      << "timeout_ms (700) is below connect_timeout_ms (3000): it is the one that fired";
+  cfg.timeout_ms = 10000;
+  classify_transfer(failed_with(TransportFailure::ConnectTimeout, false), Endpoint::Carrier, cfg, v);
+  EXPECT_EQ(v.error.message, "could not connect to the vendor within qxt.connect_timeout_ms (3000 ms)");
+  EXPECT_NE(v.error.hint.find("qxt.connect_timeout_ms"), std::string::npos);
+}
+
+TEST(Classify, HttpStatusesRetriedOnlyWhenTheyChargeNothing) {
+  HttpConfig cfg;
+  cfg.base_url = "http://127.0.0.1:1";
+  auto verdict = [&](long status, Endpoint ep) {
+    Transfer t;
     t.http_status = status;
-    ASSERT_FALSE(classify_transfer(t, Endpoint::Balance, cfg, v));
-    EXPECT_TRUE(v.retry) << status;
+    t.may_have_reached_vendor = true;
+    TransferVerdict v;
+    EXPECT_FALSE(classify_transfer(t, ep, cfg, v));
     EXPECT_EQ(v.error.sqlstate, "QX102");
+    EXPECT_NE(v.error.message.find(std::to_string(status)), std::string::npos);
+    return v;
+  };
+  for (Endpoint ep : {Endpoint::Carrier, Endpoint::CarrierBatch, Endpoint::Balance}) {
+    for (long st : {429L, 503L}) EXPECT_TRUE(verdict(st, ep).retry) << st << endpoint_path(ep);
+    for (long st : {301L, 400L, 403L, 404L}) EXPECT_FALSE(verdict(st, ep).retry) << st;
   }
-  for (long status : {301L, 400L, 403L, 404L}) {
-    t.http_status = status;
-    ASSERT_FALSE(classify_transfer(t, Endpoint::Balance, cfg, v));
-    EXPECT_FALSE(v.retry) << status;
+  for (long st : {500L, 502L, 504L}) {
+    for (Endpoint ep : {Endpoint::Carrier, Endpoint::CarrierBatch}) {
+      TransferVerdict v = verdict(st, ep);
+      EXPECT_FALSE(v.retry) << st << " on a paid endpoint may have been charged";
+      EXPECT_NE(v.error.detail.find("may have processed and charged"), std::string::npos);
+      EXPECT_NE(v.error.hint.find("qxt_balance()"), std::string::npos);
+    }
+    EXPECT_TRUE(verdict(st, Endpoint::Balance).retry) << st << " on /balance costs nothing";
   }
-  t.http_status = 200;
-  EXPECT_TRUE(classify_transfer(t, Endpoint::Balance, cfg, v));
+  Transfer ok;
+  ok.http_status = 200;
+  TransferVerdict v;
+  EXPECT_TRUE(classify_transfer(ok, Endpoint::Balance, cfg, v));
 }
 
 TEST(Transport, ReusesOneConnectionAcrossCallsAndPostsTheKeyInTheBody) {
@@ -166,15 +213,18 @@ TEST(Transport, ReusesOneConnectionAcrossCallsAndPostsTheKeyInTheBody) {
   EXPECT_EQ(last_body, "apikey=" + s.apikey + "&mobile=13972565391");
 }
 
-TEST(Transport, RetriesServerErrorsAndMinus8ThenSucceeds) {
+TEST(Transport, RetriesExplicitRefusalsAndMinus8ThenSucceeds) {
   MiniServer srv([&](const MiniRequest&, int i) {
     if (i == 0) return send(http_status(503));
-    if (i == 1) return send(http_ok(R"({"code":-8,"reason":"系统错误"})"));
+    if (i == 1) return send(http_status(429));
+    if (i == 2) return send(http_ok(R"({"code":-8,"reason":"系统错误"})"));
     return send(http_ok(kSingle));
   });
   Client client;
-  EXPECT_EQ(client.carrier(settings_for(srv), "13972565391", nullptr).res, 1);
-  EXPECT_EQ(srv.requests(), 3);
+  Settings s = settings_for(srv);
+  s.http.max_retries = 3;
+  EXPECT_EQ(client.carrier(s, "13972565391", nullptr).res, 1);
+  EXPECT_EQ(srv.requests(), 4);
 }
 
 TEST(Transport, GivesUpAfterMaxRetries) {
@@ -195,17 +245,6 @@ TEST(Transport, DoesNotRetryWhatRetryingCannotFix) {
     EXPECT_THROW(client.carrier(settings_for(srv), "13972565391", nullptr), QxtError);
     EXPECT_EQ(srv.requests(), 1) << body;
   }
-}
-
-TEST(Transport, ABrokenConnectionIsRetriedOnAFreshOne) {
-  MiniServer srv([&](const MiniRequest&, int i) {
-    if (i == 0) return MiniReply{MiniReply::Close, ""};
-    return send(http_ok(kSingle));
-  });
-  Client client;
-  EXPECT_EQ(client.carrier(settings_for(srv), "13972565391", nullptr).res, 1);
-  EXPECT_EQ(srv.requests(), 2);
-  EXPECT_EQ(srv.connections(), 2);
 }
 
 TEST(Transport, ResponseCapIsEnforced) {
@@ -229,12 +268,46 @@ TEST(Transport, TimeoutIsNotRetried) {
 }
 
 TEST(Transport, ConnectionRefusedIsRetriedThenReported) {
+  for (Endpoint ep : {Endpoint::Carrier, Endpoint::CarrierBatch, Endpoint::Balance}) {
+    Client client;
+    Settings s;
+    s.apikey = "0123456789abcdef0123456789abcdef";
+    s.http.base_url = "http://127.0.0.1:1";
+    s.http.max_retries = 2;
+    std::uint64_t key = 13972565391ULL;
+    BatchJob job(&key, 1, 1000);
+    try {
+      if (ep == Endpoint::Carrier) client.carrier(s, "13972565391", nullptr);
+      if (ep == Endpoint::CarrierBatch) client.batch(s, job, nullptr);
+      if (ep == Endpoint::Balance) client.balance(s, nullptr);
+      ADD_FAILURE() << "connected to a closed port";
+    } catch (const QxtError& e) {
+      EXPECT_EQ(e.error().kind, ErrorKind::ConnectFailed);
+      EXPECT_EQ(e.error().sqlstate, "08001");
+      EXPECT_EQ(e.error().message, "could not connect to the vendor");
+    }
+    // Nothing could have been sent: every attempt was made.
+    EXPECT_EQ(client.pool().connections_opened(), 3) << endpoint_path(ep);
+  }
+}
+
+TEST(Transport, ConnectTimeoutIsRetriedAs08001) {
+  qxt_test::BlackholeListener hole;
   Client client;
   Settings s;
-  s.apikey = "k";
-  s.http.base_url = "http://127.0.0.1:1";
-  s.http.max_retries = 1;
-  EXPECT_EQ(kind_of([&] { client.balance(s, nullptr); }), ErrorKind::ConnectFailed);
+  s.apikey = "0123456789abcdef0123456789abcdef";
+  s.http.base_url = hole.url();
+  s.http.connect_timeout_ms = 150;
+  s.http.max_retries = 2;
+  try {
+    client.carrier(s, "13972565391", nullptr);
+    ADD_FAILURE() << "connected to a listener that accepts nothing";
+  } catch (const QxtError& e) {
+    EXPECT_EQ(e.error().sqlstate, "08001");
+    EXPECT_EQ(e.error().message,
+              "could not connect to the vendor within qxt.connect_timeout_ms (150 ms)");
+  }
+  EXPECT_EQ(client.pool().connections_opened(), 3);
 }
 
 namespace {
