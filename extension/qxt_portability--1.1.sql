@@ -72,52 +72,75 @@ COMMENT ON TABLE qxt_lookups IS
 'Answers paid for by qxt_refresh (and read by the functions when qxt.cache_max_age is set).';
 
 -- One row per qxt_refresh run, committed with every batch window, so another
--- session can watch it (qxt_refresh_progress).
-CREATE TABLE qxt_refresh_runs (
+-- session can watch it (qxt_refresh_progress).  Only qxt_refresh writes it,
+-- as the table's owner; run_by is the role that called it.  A run holds a
+-- session-level advisory lock (int4 pair 1903719538, run_id mod 2^32) while
+-- it runs, which the view reads from pg_locks to tell a live run from one
+-- whose session died.
+CREATE TABLE @extschema@.qxt_refresh_runs (
     run_id      bigserial PRIMARY KEY,
-    source      text NOT NULL,
-    state       text NOT NULL CHECK (state IN ('running', 'done', 'failed', 'cancelled')),
-    pid         int NOT NULL DEFAULT pg_backend_pid(),
-    run_by      name NOT NULL DEFAULT current_user,
-    started_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
-    updated_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
-    finished_at timestamptz,
-    total       bigint NOT NULL DEFAULT 0,  -- rows the source returned
-    invalid     bigint NOT NULL DEFAULT 0,  -- NULL or not a number: never sent
-    fresh       bigint NOT NULL DEFAULT 0,  -- skipped: younger than max_age
-    to_look_up  bigint NOT NULL DEFAULT 0,  -- distinct numbers to look up
-    done        bigint NOT NULL DEFAULT 0,  -- looked up so far
-    failed      bigint NOT NULL DEFAULT 0,  -- answered with a per-number failure
-    paid        bigint NOT NULL DEFAULT 0,  -- answered with success (charged)
-    message     text                        -- why a run failed or was cancelled
+    source      pg_catalog.text NOT NULL,
+    state       pg_catalog.text NOT NULL CONSTRAINT qxt_refresh_runs_state_check CHECK (state OPERATOR(pg_catalog.=) ANY (ARRAY['running', 'done', 'failed', 'cancelled', 'interrupted']::pg_catalog.text[])),
+    pid         pg_catalog.int4 NOT NULL DEFAULT pg_catalog.pg_backend_pid(),
+    run_by      pg_catalog.name NOT NULL DEFAULT current_user,
+    started_at  pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    updated_at  pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    finished_at pg_catalog.timestamptz,
+    total       pg_catalog.int8 NOT NULL DEFAULT 0,  -- rows the source returned
+    invalid     pg_catalog.int8 NOT NULL DEFAULT 0,  -- NULL or not a number: never sent
+    fresh       pg_catalog.int8 NOT NULL DEFAULT 0,  -- skipped: younger than max_age
+    to_look_up  pg_catalog.int8 NOT NULL DEFAULT 0,  -- distinct numbers to look up
+    done        pg_catalog.int8 NOT NULL DEFAULT 0,  -- looked up so far
+    failed      pg_catalog.int8 NOT NULL DEFAULT 0,  -- answered with a per-number failure
+    paid        pg_catalog.int8 NOT NULL DEFAULT 0,  -- answered with success (charged)
+    message     pg_catalog.text                      -- why a run failed, was cancelled or interrupted
 );
 
-CREATE VIEW qxt_refresh_progress AS
+-- The runs with their progress.  A row still 'running' whose run holds no
+-- lock any more (its session died) shows as 'interrupted', whoever looks:
+-- pg_locks, unlike pg_stat_activity, shows every session to every role.
+-- Built-ins are named in pg_catalog (see the README's Security section).
+CREATE VIEW @extschema@.qxt_refresh_progress AS
 SELECT r.run_id,
-       CASE WHEN r.state = 'running' AND NOT EXISTS (
-                 SELECT 1 FROM pg_stat_activity a
-                 WHERE a.pid = r.pid AND a.backend_start <= r.started_at)
+       CASE WHEN r.state OPERATOR(pg_catalog.=) 'running' AND NOT EXISTS (
+                 SELECT FROM pg_catalog.pg_locks l
+                 WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory'
+                   AND l.database OPERATOR(pg_catalog.=) (
+                         SELECT d.oid FROM pg_catalog.pg_database d
+                         WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
+                   AND l.classid OPERATOR(pg_catalog.=) 1903719538::pg_catalog.oid
+                   AND l.objid OPERATOR(pg_catalog.=) (r.run_id OPERATOR(pg_catalog.%) 4294967296)::pg_catalog.oid
+                   AND l.objsubid OPERATOR(pg_catalog.=) 2
+                   AND l.pid OPERATOR(pg_catalog.=) r.pid
+                   AND l.granted)
             THEN 'interrupted' ELSE r.state END AS state,
        r.done, r.to_look_up,
-       round(100.0 * r.done / nullif(r.to_look_up, 0), 1) AS percent,
+       pg_catalog.round(100.0 OPERATOR(pg_catalog.*) r.done OPERATOR(pg_catalog./)
+                        CASE WHEN r.to_look_up OPERATOR(pg_catalog.>) 0 THEN r.to_look_up END, 1) AS percent,
        r.total, r.fresh, r.invalid, r.failed, r.paid,
-       round(r.done / nullif(extract(epoch FROM r.updated_at - r.started_at), 0)) AS numbers_per_s,
-       CASE WHEN r.state = 'running' AND r.done > 0
-            THEN (r.to_look_up - r.done) * (r.updated_at - r.started_at) / r.done END AS eta,
+       pg_catalog.round(r.done OPERATOR(pg_catalog./)
+                        CASE WHEN e.secs OPERATOR(pg_catalog.>) 0 THEN e.secs END) AS numbers_per_s,
+       CASE WHEN r.state OPERATOR(pg_catalog.=) 'running' AND r.done OPERATOR(pg_catalog.>) 0
+            THEN (r.to_look_up OPERATOR(pg_catalog.-) r.done)
+                 OPERATOR(pg_catalog.*) (r.updated_at OPERATOR(pg_catalog.-) r.started_at)
+                 OPERATOR(pg_catalog./) r.done END AS eta,
        r.started_at, r.updated_at, r.finished_at, r.source, r.message, r.pid, r.run_by
-FROM qxt_refresh_runs r;
+FROM @extschema@.qxt_refresh_runs r
+CROSS JOIN LATERAL (
+  SELECT EXTRACT(epoch FROM r.updated_at OPERATOR(pg_catalog.-) r.started_at) AS secs) e;
 
-CREATE PROCEDURE qxt_refresh(source text, max_age interval DEFAULT '30 days')
+CREATE PROCEDURE @extschema@.qxt_refresh(source pg_catalog.text,
+                                         max_age pg_catalog.interval DEFAULT '30 days')
 AS 'MODULE_PATHNAME', 'qxt_refresh'
 LANGUAGE C;
 
-COMMENT ON PROCEDURE qxt_refresh(text, interval) IS
-'Looks up the numbers of a query (one text column) not looked up within max_age, committing every batch into qxt_lookups.';
+COMMENT ON PROCEDURE @extschema@.qxt_refresh(pg_catalog.text, pg_catalog.interval) IS
+'Looks up the numbers of a query (one text column) not looked up within max_age, committing every batch window into qxt_lookups.';
 
 SELECT pg_catalog.pg_extension_config_dump('qxt_lookups', '');
-SELECT pg_catalog.pg_extension_config_dump('qxt_refresh_runs', '');
-SELECT pg_catalog.pg_extension_config_dump('qxt_refresh_runs_run_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.qxt_refresh_runs', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.qxt_refresh_runs_run_id_seq', '');
 
 REVOKE ALL ON qxt_lookups, qxt_refresh_runs, qxt_refresh_progress FROM PUBLIC;
 REVOKE ALL ON SEQUENCE qxt_refresh_runs_run_id_seq FROM PUBLIC;
-REVOKE EXECUTE ON PROCEDURE qxt_refresh(text, interval) FROM PUBLIC;
+REVOKE EXECUTE ON PROCEDURE @extschema@.qxt_refresh(pg_catalog.text, pg_catalog.interval) FROM PUBLIC;

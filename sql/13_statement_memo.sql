@@ -46,3 +46,71 @@ SELECT (qxt_carrier('13972565391')).res AS first,
        (qxt_carrier('13972565391')).res AS second;
 \! test/emulator/emuctl sent regress_memo_0000000000000000001
 \! test/emulator/emuctl sent regress_memo_0000000000000000002
+
+SET qxt.apikey = 'regress_memo_0000000000000000001';
+-- The unit is the outermost statement being executed, however statements
+-- are grouped into query messages.  psql -c sends its string as one
+-- message: two statements in it each pay once (the library was loaded by
+-- an earlier message, as with shared_preload_libraries).
+\! test/emulator/emuctl reset regress_memo_0000000000000000001
+\! psql -X -q -At -d contrib_regression -c "LOAD 'qxt_portability'" -c "SET qxt.apikey = 'regress_memo_0000000000000000001'; SELECT (qxt_carrier('13972565391')).now_isp; SELECT (qxt_carrier('13972565391')).now_isp"
+\! test/emulator/emuctl sent regress_memo_0000000000000000001
+-- The documented limit: when the library is loaded by the message itself,
+-- that message began untracked, and its statements share one memo.
+\! test/emulator/emuctl reset regress_memo_0000000000000000001
+\! psql -X -q -At -d contrib_regression -c "SET qxt.apikey = 'regress_memo_0000000000000000001'; SELECT (qxt_carrier('13972565391')).now_isp; SELECT (qxt_carrier('13972565391')).now_isp"
+\! test/emulator/emuctl sent regress_memo_0000000000000000001
+
+-- Statements inside PL/pgSQL belong to the statement that runs them: a
+-- loop over six phones (three distinct numbers) pays three times ...
+\! test/emulator/emuctl reset regress_memo_0000000000000000001
+DO $$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT p FROM phones ORDER BY id LOOP
+    PERFORM qxt_carrier(r.p);
+  END LOOP;
+END $$;
+\! test/emulator/emuctl sent regress_memo_0000000000000000001
+-- ... as does a function called once per row ...
+CREATE FUNCTION now_carrier(p text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN (qxt_carrier(p)).now_isp;
+END $$;
+\! test/emulator/emuctl reset regress_memo_0000000000000000001
+SELECT id, now_carrier(p) FROM phones ORDER BY id;
+\! test/emulator/emuctl sent regress_memo_0000000000000000001
+-- ... and a procedure, across its COMMITs.
+CREATE PROCEDURE look_twice() LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM qxt_carrier('13972565391');
+  COMMIT;
+  PERFORM qxt_carrier('13972565391');
+END $$;
+\! test/emulator/emuctl reset regress_memo_0000000000000000001
+CALL look_twice();
+\! test/emulator/emuctl sent regress_memo_0000000000000000001
+
+-- A cursor is one unit from DECLARE to CLOSE: its FETCHes (and MOVEs)
+-- share it, even with another statement in between, which is a unit of
+-- its own.
+\! test/emulator/emuctl reset regress_memo_0000000000000000001
+BEGIN;
+DECLARE c CURSOR FOR SELECT id, (qxt_carrier(p)).now_isp FROM phones ORDER BY id;
+FETCH 2 FROM c;
+SELECT (qxt_carrier('13972565397')).now_isp AS in_between;
+MOVE 1 IN c;
+FETCH ALL FROM c;
+CLOSE c;
+COMMIT;
+-- Three distinct numbers in the cursor, one in the statement between:
+-- 13972565397 was paid by each unit once.
+\! test/emulator/emuctl sent regress_memo_0000000000000000001
+\! test/emulator/emuctl count regress_memo_0000000000000000001 13972565397
+
+-- An extended-protocol portal is one statement across its Execute messages
+-- (PostgreSQL gives each message a statement start time of its own):
+-- four rows, one per Execute, two distinct numbers, two payments.
+\! test/emulator/emuctl reset regress_memo_0000000000000000001
+\! PGDATABASE=contrib_regression python3 test/refresh/portal.py "LOAD 'qxt_portability'; SET qxt.apikey = 'regress_memo_0000000000000000001'" "SELECT (qxt_carrier(p)).now_isp FROM (VALUES ('13972565391'), ('13972565391'), ('13972565397'), ('13972565391')) AS v(p)"
+\! test/emulator/emuctl sent regress_memo_0000000000000000001

@@ -15,8 +15,13 @@ INSERT INTO customers VALUES (2001, NULL), (2002, 'not a phone'), (2003, '123');
 BEGIN;
 CALL qxt_refresh('SELECT phone FROM customers');
 ROLLBACK;
--- A source of the wrong shape.
+-- A source of the wrong shape: one text column is wanted (text, varchar,
+-- char, name, or a domain over one of them); the run records why it failed.
 CALL qxt_refresh('SELECT id, phone FROM customers');
+CALL qxt_refresh('SELECT id FROM customers');
+\echo :LAST_ERROR_SQLSTATE
+SELECT state, message FROM qxt_refresh_progress ORDER BY run_id;
+DELETE FROM qxt_refresh_runs;
 -- The progress NOTICEs carry timings; here the counts are read from
 -- qxt_refresh_progress instead (15_refresh_progress shows the NOTICEs).
 SET client_min_messages = warning;
@@ -61,7 +66,10 @@ CALL qxt_refresh('SELECT phone FROM customers');
 RESET statement_timeout;
 SELECT qxt_fault('');
 SELECT count(*) > 0 AS some_kept, count(*) < 1000 AS not_all FROM qxt_lookups;
-SELECT state, message, done = (SELECT count(*) FROM qxt_lookups) AS row_counts_match
+-- (The reason is told apart from a query cancel; the rest of the message
+-- says whether a window was in flight.)
+SELECT state, split_part(message, ';', 1) AS reason,
+       done = (SELECT count(*) FROM qxt_lookups) AS row_counts_match
 FROM qxt_refresh_progress ORDER BY run_id DESC LIMIT 1;
 -- ... and the next run completes the rest without asking again for any of
 -- them.  Only the window in flight at the cancel (at most 2 x 100 numbers)
@@ -100,3 +108,159 @@ SELECT count(*) AS restored_lookups, count(*) FILTER (WHERE code = 0) AS success
 SELECT count(*) AS restored_runs FROM qxt_refresh_runs;
 \c contrib_regression
 DROP DATABASE qxt_regress_restore;
+
+-- ---------------------------------------------------------------------------
+-- A window that ends with an error keeps what it was answered.  Two requests
+-- are in flight; one hangs past qxt.timeout_ms (QX101), the other is
+-- answered, and charged: its 100 answers are committed before the error is
+-- raised, and the next run does not pay for them again.  (Fresh connections:
+-- a reused one must not matter here, but that is the client's own test.)
+SET qxt.apikey = 'regress_refresh_0000000000000001';
+SET qxt.batch_size = 100;
+SET qxt.batch_concurrency = 2;
+TRUNCATE qxt_lookups;
+\! test/emulator/emuctl reset regress_refresh_0000000000000001
+SET client_min_messages = warning;
+SET qxt.reuse_connections = off;
+SET qxt.timeout_ms = 500;
+SELECT qxt_fault('hang*1');
+\set VERBOSITY sqlstate
+CALL qxt_refresh('SELECT phone FROM customers');
+\set VERBOSITY default
+SELECT qxt_fault('');
+RESET qxt.timeout_ms;
+RESET qxt.reuse_connections;
+SELECT count(*) AS kept FROM qxt_lookups;
+SELECT state, done, paid FROM qxt_refresh_progress ORDER BY run_id DESC LIMIT 1;
+\! test/emulator/emuctl sent regress_refresh_0000000000000001
+CALL qxt_refresh('SELECT phone FROM customers');
+SELECT count(*) AS kept FROM qxt_lookups;
+-- 1000 charged for 1000 numbers: the hung request was not charged, the
+-- answered one was kept.
+\! test/emulator/emuctl stats regress_refresh_0000000000000001 | python3 -c 'import json,sys; s=json.load(sys.stdin); print("charged", s["charged"], "distinct", s["distinct_numbers"], "sent twice", sum(1 for v in s["sent"].values() if v > 1))'
+
+-- The same window, stopped by statement_timeout while the hung request
+-- waits: the answered request's 100 answers are stored with the cancel
+-- pending.  (qxt_lookups checks mobile with a regular expression, which
+-- PostgreSQL abandons when a cancel is pending even while interrupts are
+-- held: the answers were lost that way.)
+TRUNCATE qxt_lookups;
+\! test/emulator/emuctl reset regress_refresh_0000000000000001
+SET qxt.reuse_connections = off;
+SELECT qxt_fault('hang*1');
+SET statement_timeout = '1s';
+CALL qxt_refresh('SELECT phone FROM customers');
+RESET statement_timeout;
+SELECT qxt_fault('');
+RESET qxt.reuse_connections;
+SELECT count(*) AS kept FROM qxt_lookups;
+SELECT state, split_part(message, ';', 1) AS reason, done, paid
+FROM qxt_refresh_progress ORDER BY run_id DESC LIMIT 1;
+\! test/emulator/emuctl sent regress_refresh_0000000000000001
+RESET client_min_messages;
+
+-- ---------------------------------------------------------------------------
+-- Rights.  A role needs only EXECUTE on qxt_refresh (and what its own query
+-- needs): qxt_refresh writes qxt_lookups and qxt_refresh_runs as their
+-- owner.  The source query runs as the caller, with the caller's
+-- search_path.
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'qxt_regress_refresher') THEN
+    CREATE ROLE qxt_regress_refresher LOGIN;
+  END IF;
+END $$;
+GRANT EXECUTE ON PROCEDURE qxt_refresh(text, interval) TO qxt_regress_refresher;
+GRANT SELECT ON qxt_refresh_progress TO qxt_regress_refresher;
+CREATE SCHEMA refresher_data;
+CREATE DOMAIN refresher_data.phone_text AS varchar(30);
+CREATE TABLE refresher_data.phones (phone refresher_data.phone_text);
+INSERT INTO refresher_data.phones VALUES ('136 0000 0001'), ('13600000002'), ('13600000002'), ('no');
+CREATE TABLE refresher_data.seen_as (who name, path text);
+CREATE FUNCTION refresher_data.traced(p refresher_data.phone_text)
+RETURNS refresher_data.phone_text LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO refresher_data.seen_as VALUES (current_user, current_setting('search_path'));
+  RETURN p;
+END $$;
+GRANT USAGE ON SCHEMA refresher_data TO qxt_regress_refresher;
+GRANT SELECT ON refresher_data.phones TO qxt_regress_refresher;
+GRANT INSERT ON refresher_data.seen_as TO qxt_regress_refresher;
+\! test/emulator/emuctl reset regress_refresh_0000000000000001
+SET SESSION AUTHORIZATION qxt_regress_refresher;
+SET search_path = refresher_data, public;
+SET client_min_messages = warning;
+CALL qxt_refresh('SELECT traced(phone) FROM phones');
+SELECT run_by, state, total, invalid, to_look_up, paid FROM qxt_refresh_progress ORDER BY run_id DESC LIMIT 1;
+-- It cannot read what it paid for (that needs SELECT on qxt_lookups) ...
+SELECT qxt_state($$SELECT count(*) FROM qxt_lookups$$);
+-- ... nor write the tables itself.
+SELECT qxt_state($$DELETE FROM qxt_refresh_runs$$);
+-- A query it may not run fails before anything is sent, and the run says why.
+CALL qxt_refresh('SELECT phone FROM customers');
+SELECT run_by, state, message FROM qxt_refresh_progress ORDER BY run_id DESC LIMIT 1;
+RESET client_min_messages;
+RESET search_path;
+RESET SESSION AUTHORIZATION;
+SELECT DISTINCT who, path FROM refresher_data.seen_as;
+SELECT mobile, code FROM qxt_lookups WHERE mobile LIKE '136%' ORDER BY 1;
+\! test/emulator/emuctl sent regress_refresh_0000000000000001
+
+-- Nor can its query get a write of ours to run its code.  A query that
+-- drops our temporary tables (DISCARD TEMP) and puts its own in their
+-- place, with a trigger, is stopped before anything is written there ...
+CREATE TABLE refresher_data.trap_log (who name);
+GRANT INSERT ON refresher_data.trap_log TO qxt_regress_refresher;
+CREATE FUNCTION refresher_data.trap() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO refresher_data.trap_log VALUES (current_user);
+  RETURN NEW;
+END $$;
+CREATE FUNCTION refresher_data.swap(p text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_class WHERE oid = to_regclass('pg_temp.qxt_refresh_stage')
+                 AND relowner = current_user::regrole) THEN
+    DISCARD TEMP;
+    CREATE TEMP TABLE qxt_refresh_stage (k bigint NOT NULL);
+    CREATE TEMP TABLE qxt_refresh_todo (k bigint PRIMARY KEY);
+    CREATE TRIGGER trap BEFORE INSERT ON pg_temp.qxt_refresh_stage
+      FOR EACH ROW EXECUTE FUNCTION refresher_data.trap();
+  END IF;
+  RETURN p;
+END $$;
+SET SESSION AUTHORIZATION qxt_regress_refresher;
+SET search_path = refresher_data, public;
+SET client_min_messages = warning;
+CALL qxt_refresh('SELECT swap(phone) FROM phones');
+SELECT state, message FROM qxt_refresh_progress ORDER BY run_id DESC LIMIT 1;
+-- ... and a query that releases the session's advisory locks does not get
+-- a second run going beside it: the run takes them back.
+CALL qxt_refresh('SELECT phone FROM phones, (SELECT pg_advisory_unlock_all()) AS x', '0 seconds');
+SELECT state FROM qxt_refresh_progress ORDER BY run_id DESC LIMIT 1;
+SELECT count(*) AS run_lock_held FROM pg_locks
+WHERE pid = pg_backend_pid() AND locktype = 'advisory' AND classid = 1903719538;
+RESET client_min_messages;
+RESET search_path;
+RESET SESSION AUTHORIZATION;
+SELECT count(*) AS trap_fired FROM refresher_data.trap_log;
+DISCARD TEMP;
+
+-- A trigger on our tables would run with the owner's rights: refused (42501)
+-- before the run starts, whoever made it.
+CREATE FUNCTION refresher_data.planted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN NEW;
+END $$;
+CREATE TRIGGER planted BEFORE INSERT ON qxt_lookups
+  FOR EACH ROW EXECUTE FUNCTION refresher_data.planted();
+CALL qxt_refresh('SELECT phone FROM customers', '0 seconds');
+\echo :LAST_ERROR_SQLSTATE
+DROP TRIGGER planted ON qxt_lookups;
+-- So is a role that may create one.
+GRANT TRIGGER ON qxt_refresh_runs TO qxt_regress_analyst;
+CALL qxt_refresh('SELECT phone FROM customers', '0 seconds');
+\echo :LAST_ERROR_SQLSTATE
+REVOKE TRIGGER ON qxt_refresh_runs FROM qxt_regress_analyst;
+\! test/emulator/emuctl sent regress_refresh_0000000000000001
+DROP SCHEMA refresher_data CASCADE;
+REVOKE ALL ON PROCEDURE qxt_refresh(text, interval) FROM qxt_regress_refresher;
+REVOKE ALL ON qxt_refresh_progress FROM qxt_regress_refresher;

@@ -95,6 +95,22 @@ qxt::BatchJob::Known qxt_known_answers(const qxt::StatementMemo* memo,
                                        const QxtCachedRow* rows, int nrows,
                                        std::unordered_map<std::uint64_t, const QxtCachedRow*>& index);
 
+/* in statement.cpp */
+// Installs the executor and utility hooks that track statement units (from
+// _PG_init).
+void qxt_statement_init(void);
+struct QxtUnit;
+// Identifies the current statement unit for the memo (PostgreSQL part: call
+// outside C++, in the function call that then uses qxt_memo_for).
+struct QxtStatement {
+  int64_t start;  // -unit id when tracked; else the statement start time
+  uint32_t lxid;  // 0 when tracked; else the local transaction id
+  QxtUnit* unit;  // the tracked unit, or nullptr (fallback)
+};
+QxtStatement qxt_current_statement(void);
+// The memo of this statement unit, entered for these settings (C++ only).
+qxt::StatementMemo& qxt_memo_for(const QxtStatement& st, const qxt::Settings& s);
+
 /* in session.cpp */
 void qxt_session_init(void);  // from _PG_init: registers the exit hook
 // The backend's client (connection pool), created on first use and torn
@@ -102,14 +118,6 @@ void qxt_session_init(void);  // from _PG_init: registers the exit hook
 qxt::Client& qxt_session_client(void);
 // The backend's per-statement memo (C++ only, inside qxt_run_core).
 qxt::StatementMemo& qxt_session_memo(void);
-// Identifies the current statement (PostgreSQL part: call outside C++).
-struct QxtStatement {
-  int64_t start;
-  uint32_t lxid;
-};
-QxtStatement qxt_current_statement(void);
-// Enters the memo for this statement and these settings (C++ only).
-qxt::StatementMemo& qxt_memo_for(const QxtStatement& st, const qxt::Settings& s);
 // The cancel check handed to the core: reads PostgreSQL's interrupt flags,
 // never raises.
 bool qxt_cancel_requested(void);

@@ -1,56 +1,120 @@
 // CALL qxt_refresh(source, max_age): a refresh job that keeps what it paid
-// for.  The source query's numbers are normalised and deduplicated into a
-// temporary table (on disk, so a million numbers stay in bounded memory),
-// numbers looked up more recently than max_age are skipped, and the rest
-// are looked up one window (qxt.batch_size x qxt.batch_concurrency numbers)
-// at a time; each window's answers are upserted into qxt_lookups and
-// committed before the next is sent.  A failure, a cancel or an exhausted
-// balance therefore loses nothing already paid for, and the next run
-// resumes where this one stopped.  Progress: a NOTICE every few seconds and
-// the run's row in qxt_refresh_runs, committed with every window.
+// for, and always says how it ended.
+//
+// Phases (each PostgreSQL phase in an internal subtransaction, so that any
+// error -- the user's query, an internal statement, a cancel -- is caught,
+// the run's final state recorded and committed, and only then re-raised):
+//
+//   1. checks, before the run exists: top level (2D000), one run per
+//      database (55P03), nobody can make a write of ours run their code (no
+//      triggers on our tables, no TRIGGER grant: 42501);
+//   2. the run's row ('running', committed at once) and its advisory lock,
+//      which tells watchers that the run is alive;
+//   3. staging: the source query runs as the caller, through a cursor
+//      fetched in chunks; the numbers are normalised in C and their keys
+//      stored in a temporary table; then the to-do set is built once
+//      (distinct, minus numbers with a valid row younger than max_age) with
+//      a primary key;
+//   4. windows of qxt.batch_size x qxt.batch_concurrency numbers, read by
+//      keyset pagination (no window scans or sorts the whole set): looked
+//      up by the core, then stored and committed with interrupts held, so
+//      an answer paid for is never lost;
+//   5. the final state: done, failed, cancelled (query cancel,
+//      statement_timeout or terminate, told apart), or interrupted (the
+//      client went away).  A terminate or a lost client ends the backend
+//      with FATAL, which no PG_CATCH sees: a before_shmem_exit callback
+//      records those, in a transaction of its own, as PostgreSQL's own
+//      temporary-table cleanup does.
+//
+// Every write of ours (qxt_refresh_runs, qxt_lookups, the temporary tables)
+// is done as the extension's owner, with search_path fixed and, but for
+// creating the temporary tables, inside a security-restricted operation; the
+// caller needs only EXECUTE on the procedure.  The caller's own query always
+// runs as the caller, with the caller's search_path.
+//
+// Later work fits here: a dry run stops after phase 3 (to_look_up is what
+// it would pay); a spending budget caps window_size().
 #include "qxt_pg.hpp"
 
 extern "C" {
+#include "catalog/namespace.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
+#include "nodes/makefuncs.h"
+#include "pgstat.h"
+#include "storage/lock.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/acl.h"
+#include "utils/timeout.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 PG_FUNCTION_INFO_V1(qxt_refresh);
+// libpq/libpq.h (PostgreSQL 14+) needs GSSAPI headers through libpq-be.h;
+// this is its declaration.
+extern bool pq_check_connection(void);
 }
 
 namespace {
 
-constexpr int64 kLockKey = 0x71787472656672LL;  // "qxtrefr"
+constexpr int64 kLockKey = 0x71787472656672LL;  // one run per database ("qxtrefr")
+// A run's own lock: pg_advisory_lock(kRunLockKey, run_id mod 2^32), shown in
+// pg_locks as classid 1903719538, objid run_id mod 2^32, objsubid 2 (the
+// view qxt_refresh_progress reads it).
+constexpr int32 kRunLockKey = 0x71787472;  // "qxtr" = 1903719538
+constexpr long kFetchRows = 10000;          // source rows per cursor fetch
+
+const char* const kMsgClientGone =
+    "interrupted: the client disconnected; nothing was sent after that";
+const char* const kMsgTerminated =
+    "cancelled by a terminate (pg_terminate_backend or a server shutdown)";
+const char* const kMsgAbandoned =
+    "; the requests of the window in flight were abandoned (the vendor may have charged them)";
 
 // Counters of one run (plain data).
 struct RunCounts {
   int64 total = 0;      // rows the source returned
   int64 invalid = 0;    // NULL or not a mobile number (never sent)
   int64 distinct = 0;   // distinct valid numbers
-  int64 fresh = 0;      // skipped: looked up within max_age
+  int64 fresh = 0;      // skipped: a valid row within max_age
   int64 to_do = 0;      // to look up in this run
   int64 done = 0;       // looked up (answered) so far
-  int64 failed = 0;     // answered with a per-number failure (-2/-3/-4 ...)
+  int64 failed = 0;     // answered with a per-number failure (-2/-3/-4)
   int64 paid = 0;       // answered with success (what the vendor charges)
 };
 
-const char* g_schema = nullptr;  // quoted schema of the extension (per call)
+enum class Phase { Prepare, Windows, Finished };
 
-// Runs a statement through SPI, raising a clear internal error when SPI
-// itself fails (statement errors raise on their own).
-void spi_exec(const char* sql, int expected, int nargs = 0, Oid* types = nullptr,
-              Datum* values = nullptr, const char* nulls = nullptr) {
-  int rc = nargs ? SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0)
-                 : SPI_execute(sql, false, 0);
-  if (rc != expected)
-    ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
-                    errmsg("qxt_refresh: internal statement failed (SPI code %d)", rc),
-                    errdetail("Statement: %s", sql)));
-}
+// One run (plain data, in the procedure's memory context).
+struct Run {
+  int64 run_id = 0;
+  const char* schema = nullptr;  // quoted schema of the extension
+  Oid owner = InvalidOid;        // the extension's owner: our writes run as it
+  const char* source = nullptr;
+  Interval* max_age = nullptr;   // NULL: nothing is fresh
+  RunCounts c;
+  Phase phase = Phase::Prepare;
+  bool abandoned = false;        // a window in flight was abandoned by a cancel
+  TimestampTz started = 0;
+  MemoryContext cxt = nullptr;   // survives the commits of the run
+  int64 last_key = 0;            // keyset position in the to-do set
+  Oid stage_oid = InvalidOid;    // our temporary tables, as created
+  Oid todo_oid = InvalidOid;
+};
 
-int64 spi_int8(int row, int col) {
-  bool isnull;
-  Datum d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull);
-  return isnull ? 0 : DatumGetInt64(d);
-}
+// What the exit callback needs to record a run's end (static storage: it
+// runs after the transaction and its memory are gone).
+struct ActiveRun {
+  bool active = false;
+  bool abandoned = false;
+  int64 run_id = 0;
+  Oid owner = InvalidOid;
+  char schema[2 * NAMEDATALEN + 3] = {0};
+};
+ActiveRun g_active;
+bool g_exit_hook_registered = false;
+bool g_run_lock_held = false;
+int32 g_run_lock_key2 = 0;
 
 char* sql(const char* fmt, ...) pg_attribute_printf(1, 2);
 char* sql(const char* fmt, ...) {
@@ -67,31 +131,69 @@ char* sql(const char* fmt, ...) {
   return buf.data;
 }
 
-void update_run(int64 run_id, const RunCounts& c, const char* state, const char* message) {
+// Runs one of our statements as the extension's owner, with search_path
+// fixed (qxt_spi_execute).  `restricted` adds SECURITY_RESTRICTED_OPERATION;
+// only creating our temporary tables goes without it (PostgreSQL forbids
+// that inside one; matview.c does the same for its diff table).  On error
+// the (sub)transaction abort restores the caller's identity.
+int exec_as_owner(Oid owner, bool restricted, const char* query, int expected, bool read_only,
+                  long tcount = 0, int nargs = 0, Oid* types = nullptr, Datum* values = nullptr,
+                  const char* nulls = nullptr) {
+  Oid save_user;
+  int save_sec;
+  GetUserIdAndSecContext(&save_user, &save_sec);
+  SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+                                    (restricted ? SECURITY_RESTRICTED_OPERATION : 0));
+  int rc = qxt_spi_execute(query, read_only, tcount, nargs, types, values, nulls);
+  SetUserIdAndSecContext(save_user, save_sec);
+  if (rc != expected)
+    ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                    errmsg("qxt_refresh: internal statement failed (%s)",
+                           SPI_result_code_string(rc)),
+                    errdetail("Statement: %s", query)));
+  return rc;
+}
+
+int exec_owner(const Run& r, const char* query, int expected, int nargs = 0,
+               Oid* types = nullptr, Datum* values = nullptr, const char* nulls = nullptr) {
+  return exec_as_owner(r.owner, true, query, expected, false, 0, nargs, types, values, nulls);
+}
+
+int64 spi_int8(int row, int col) {
+  bool isnull;
+  Datum d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull);
+  return isnull ? 0 : DatumGetInt64(d);
+}
+
+void update_run(const Run& r, const char* state, const char* message) {
+  const RunCounts& c = r.c;
   Oid types[10] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID,
                    TEXTOID, TEXTOID};
-  Datum values[10] = {Int64GetDatum(run_id), Int64GetDatum(c.done), Int64GetDatum(c.failed),
+  Datum values[10] = {Int64GetDatum(r.run_id), Int64GetDatum(c.done), Int64GetDatum(c.failed),
                       Int64GetDatum(c.paid), Int64GetDatum(c.total), Int64GetDatum(c.invalid),
                       Int64GetDatum(c.fresh), Int64GetDatum(c.to_do),
                       CStringGetTextDatum(state),
                       message ? CStringGetTextDatum(message) : (Datum)0};
   char nulls[11] = "          ";
   if (!message) nulls[9] = 'n';
-  spi_exec(sql("UPDATE %s.qxt_refresh_runs SET done = $2, failed = $3, paid = $4, total = $5, "
-               "invalid = $6, fresh = $7, to_look_up = $8, state = $9, message = $10, "
-               "updated_at = clock_timestamp(), "
-               "finished_at = CASE WHEN $9 = 'running' THEN NULL ELSE clock_timestamp() END "
-               "WHERE run_id = $1",
-               g_schema),
-           SPI_OK_UPDATE, 10, types, values, nulls);
+  exec_owner(r,
+             sql("UPDATE %s.qxt_refresh_runs SET done = $2, failed = $3, paid = $4, total = $5, "
+                 "invalid = $6, fresh = $7, to_look_up = $8, state = $9, message = $10, "
+                 "updated_at = pg_catalog.clock_timestamp(), "
+                 "finished_at = CASE WHEN $9 OPERATOR(pg_catalog.=) 'running' THEN NULL "
+                 "ELSE pg_catalog.clock_timestamp() END "
+                 "WHERE run_id OPERATOR(pg_catalog.=) $1",
+                 r.schema),
+             SPI_OK_UPDATE, 10, types, values, nulls);
 }
 
 enum class NoticeKind { Start, Progress, Finished, Stopped };
 
-void notice_progress(const RunCounts& c, TimestampTz started, NoticeKind kind) {
+void notice_progress(const Run& r, NoticeKind kind) {
+  const RunCounts& c = r.c;
   long secs;
   int usecs;
-  TimestampDifference(started, GetCurrentTimestamp(), &secs, &usecs);
+  TimestampDifference(r.started, GetCurrentTimestamp(), &secs, &usecs);
   double elapsed = secs + usecs / 1e6;
   double rate = elapsed > 0 ? c.done / elapsed : 0;
   int64 left = c.to_do - c.done;
@@ -128,86 +230,761 @@ void notice_progress(const RunCounts& c, TimestampTz started, NoticeKind kind) {
   }
 }
 
-// Upserts the answers of one window.  Returns nothing; counts into `c`.
-void store_window(const qxt::BatchJob& job, const std::uint64_t* keys, int n, RunCounts& c) {
-  Datum* mob = static_cast<Datum*>(palloc(sizeof(Datum) * n));
-  Datum* res = static_cast<Datum*>(palloc(sizeof(Datum) * n));
-  Datum* area = static_cast<Datum*>(palloc(sizeof(Datum) * n));
-  Datum* init = static_cast<Datum*>(palloc(sizeof(Datum) * n));
-  Datum* now = static_cast<Datum*>(palloc(sizeof(Datum) * n));
-  Datum* code = static_cast<Datum*>(palloc(sizeof(Datum) * n));
-  bool* res_null = static_cast<bool*>(palloc(n));
-  bool* area_null = static_cast<bool*>(palloc(n));
-  bool* init_null = static_cast<bool*>(palloc(n));
-  bool* now_null = static_cast<bool*>(palloc(n));
-  int m = 0;
-  for (int i = 0; i < n; ++i) {
-    const qxt::CompactResult* r = job.result_for(keys[i]);
-    if (r == nullptr || r->code == qxt::CompactResult::kNotAsked) continue;
-    if (!qxt::StatementMemo::memorable(r->code)) continue;
-    char digits[qxt::kMobileDigits];
-    qxt::key_to_digits(keys[i], digits);
-    mob[m] = PointerGetDatum(cstring_to_text_with_len(digits, qxt::kMobileDigits));
-    code[m] = Int32GetDatum(r->code);
-    bool ok = r->code == 0;
-    res[m] = Int16GetDatum(r->res);
-    res_null[m] = !ok || r->res < 0;
-    const std::uint32_t ids[3] = {r->area, r->init_isp, r->now_isp};
-    Datum* outs[3] = {area, init, now};
-    bool* outn[3] = {area_null, init_null, now_null};
-    for (int f = 0; f < 3; ++f) {
-      outn[f][m] = !ok || ids[f] == 0;
-      if (!outn[f][m]) {
-        std::string_view sv = job.text(ids[f]);
-        outs[f][m] = qxt_vendor_text(sv.data(), sv.size());
-      } else {
-        outs[f][m] = (Datum)0;
-      }
-    }
-    if (ok) ++c.paid;
-    else ++c.failed;
-    ++m;
+// ---------------------------------------------------------------------------
+// Final states
+// ---------------------------------------------------------------------------
+
+// Records the run's final state and commits it.  The caller holds
+// interrupts.  A failure to record (it should not happen) becomes a WARNING,
+// so that it never hides the error being reported.
+void record_final(Run& r, const char* state, const char* message) {
+  MemoryContext oldcxt = CurrentMemoryContext;
+  ResourceOwner oldowner = CurrentResourceOwner;
+  BeginInternalSubTransaction(nullptr);
+  MemoryContextSwitchTo(oldcxt);
+  PG_TRY();
+  {
+    update_run(r, state, message);
+    ReleaseCurrentSubTransaction();
   }
-  c.done += m;
-  if (m == 0) return;
-  int dims[1] = {m};
-  int lbs[1] = {1};
-  Oid types[6] = {TEXTARRAYOID, INT2ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-                  INT4ARRAYOID};
-  Datum values[6] = {
-      PointerGetDatum(construct_md_array(mob, nullptr, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT)),
-      PointerGetDatum(construct_md_array(res, res_null, 1, dims, lbs, INT2OID, 2, true, TYPALIGN_SHORT)),
-      PointerGetDatum(construct_md_array(area, area_null, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT)),
-      PointerGetDatum(construct_md_array(init, init_null, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT)),
-      PointerGetDatum(construct_md_array(now, now_null, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT)),
-      PointerGetDatum(construct_md_array(code, nullptr, 1, dims, lbs, INT4OID, 4, true, TYPALIGN_INT)),
-  };
-  spi_exec(sql("INSERT INTO %s.qxt_lookups AS l (mobile, res, area, init_isp, now_isp, code, "
-               "looked_up_at) "
-               "SELECT u.* , clock_timestamp() FROM unnest($1, $2, $3, $4, $5, $6) "
-               "AS u(mobile, res, area, init_isp, now_isp, code) "
-               "ON CONFLICT (mobile) DO UPDATE SET res = excluded.res, area = excluded.area, "
-               "init_isp = excluded.init_isp, now_isp = excluded.now_isp, code = excluded.code, "
-               "looked_up_at = excluded.looked_up_at",
-               g_schema),
-           SPI_OK_INSERT, 6, types, values, nullptr);
+  PG_CATCH();
+  {
+    MemoryContextSwitchTo(r.cxt);
+    ErrorData* e = CopyErrorData();
+    FlushErrorState();
+    RollbackAndReleaseCurrentSubTransaction();
+    ereport(WARNING, (errmsg("qxt_refresh: could not record the end of run %lld: %s",
+                             (long long)r.run_id, e->message)));
+  }
+  PG_END_TRY();
+  MemoryContextSwitchTo(oldcxt);
+  CurrentResourceOwner = oldowner;
+  SPI_commit();
+  r.phase = Phase::Finished;
+  g_active.active = false;
 }
+
+// The final state for an error caught in a phase: a cancel says which one,
+// anything else is a failure with the error's message.
+void record_error(Run& r, const ErrorData* e) {
+  if (e->sqlerrcode == ERRCODE_QUERY_CANCELED) {
+    const char* why;
+    char buf[160];
+    if (e->message_id != nullptr &&
+        std::strcmp(e->message_id, "canceling statement due to statement timeout") == 0) {
+      snprintf(buf, sizeof buf, "cancelled by statement_timeout (%d ms)", StatementTimeout);
+      why = buf;
+    } else if (e->message_id != nullptr &&
+               std::strcmp(e->message_id, "canceling statement due to user request") == 0) {
+      why = "cancelled by a query cancel (pg_cancel_backend or Ctrl-C)";
+    } else {
+      why = e->message;
+    }
+    record_final(r, "cancelled", r.abandoned ? psprintf("%s%s", why, kMsgAbandoned) : why);
+  } else {
+    record_final(r, "failed", e->message);
+  }
+}
+
+// Runs `fn` in an internal subtransaction, as PL/pgSQL runs a block with an
+// EXCEPTION clause.  Returns nullptr, or the error it raised: then the
+// subtransaction is rolled back (which also restores the caller's identity)
+// and interrupts are held (one more HOLD_INTERRUPTS, which fail_phase gives
+// back), so that nothing strikes before the final state is committed.
+using PhaseFn = void (*)(Run& r, void* arg);
+ErrorData* attempt_phase(Run& r, PhaseFn fn, void* arg) {
+  MemoryContext oldcxt = CurrentMemoryContext;
+  ResourceOwner oldowner = CurrentResourceOwner;
+  // errfinish() resets the holdoff count: note it, to restore it on error.
+  const uint32 holdoff = InterruptHoldoffCount;
+  ErrorData* volatile caught = nullptr;
+  BeginInternalSubTransaction(nullptr);
+  MemoryContextSwitchTo(oldcxt);
+  PG_TRY();
+  {
+    fn(r, arg);
+    ReleaseCurrentSubTransaction();
+    MemoryContextSwitchTo(oldcxt);
+    CurrentResourceOwner = oldowner;
+  }
+  PG_CATCH();
+  {
+    InterruptHoldoffCount = holdoff + 1;
+    MemoryContextSwitchTo(r.cxt);
+    caught = CopyErrorData();
+    FlushErrorState();
+    RollbackAndReleaseCurrentSubTransaction();
+    MemoryContextSwitchTo(oldcxt);
+    CurrentResourceOwner = oldowner;
+  }
+  PG_END_TRY();
+  return caught;
+}
+
+// A phase failed: record the run's final state, commit it, raise the error.
+void fail_phase(Run& r, ErrorData* caught) {
+  const bool looking_up = r.phase == Phase::Windows;
+  record_error(r, caught);
+  if (looking_up) notice_progress(r, NoticeKind::Stopped);
+  RESUME_INTERRUPTS();
+  ReThrowError(caught);
+}
+
+void run_phase(Run& r, PhaseFn fn, void* arg) {
+  ErrorData* caught = attempt_phase(r, fn, arg);
+  if (caught != nullptr) fail_phase(r, caught);
+}
+
+// A pending cancel or terminate, set aside while answers are stored.
+// PostgreSQL's regular-expression engine gives up when one is pending, even
+// while interrupts are held (rcancelrequested() reads the flags, not the
+// holdoff), and qxt_lookups checks mobile with a regular expression: a
+// cancel arriving while a window's answers were stored made the store fail,
+// and the paid answers were lost.  So the flags are cleared for the store,
+// which starts over if a new one makes it fail, and given back after the
+// commit, where PostgreSQL acts on them as usual.
+struct PendingInterrupts {
+  bool cancel = false;
+  bool die = false;
+};
+bool set_aside(PendingInterrupts& p) {
+  const bool any = QueryCancelPending || ProcDiePending;
+  if (QueryCancelPending) {
+    p.cancel = true;
+    QueryCancelPending = false;
+  }
+  if (ProcDiePending) {
+    p.die = true;
+    ProcDiePending = false;
+  }
+  return any;
+}
+void give_back(const PendingInterrupts& p) {
+  if (p.cancel) QueryCancelPending = true;
+  if (p.die) ProcDiePending = true;
+  if (p.cancel || p.die) InterruptPending = true;
+}
+
+// Backend exit while a run is active (FATAL: a terminate, a lost client, or
+// another fatal error).  PostgreSQL's RemoveTempRelationsCallback shows the
+// pattern: abort whatever is left, then a transaction of our own.
+void refresh_at_exit(int code, Datum arg) {
+  if (!g_active.active) return;
+  g_active.active = false;
+  static char message[256];
+  const char* state = "interrupted";
+  strlcpy(message, "interrupted: the session ended with a FATAL error (see the server log)",
+          sizeof message);
+  if (pgStatSessionEndCause == DISCONNECT_KILLED) {
+    state = "cancelled";
+    snprintf(message, sizeof message, "%s%s", kMsgTerminated,
+             g_active.abandoned ? kMsgAbandoned : "");
+  } else if (ClientConnectionLost) {
+    strlcpy(message, kMsgClientGone, sizeof message);
+  }
+  AbortOutOfAnyTransaction();
+  StartTransactionCommand();
+  // The session's defaults must not make this transaction read-only or
+  // make it wait for a safe snapshot.
+  XactReadOnly = false;
+  XactIsoLevel = XACT_READ_COMMITTED;
+  XactDeferrable = false;
+  // An outer snapshot of our own: SPI would otherwise attach one to
+  // ActivePortal, which still names the CALL's portal, gone with the abort.
+  PushActiveSnapshot(GetTransactionSnapshot());
+  if (SPI_connect() == SPI_OK_CONNECT) {
+    Oid types[3] = {INT8OID, TEXTOID, TEXTOID};
+    Datum values[3] = {Int64GetDatum(g_active.run_id), CStringGetTextDatum(state),
+                       CStringGetTextDatum(message)};
+    exec_as_owner(g_active.owner, true,
+                  sql("UPDATE %s.qxt_refresh_runs SET state = $2, message = $3, "
+                      "updated_at = pg_catalog.clock_timestamp(), "
+                      "finished_at = pg_catalog.clock_timestamp() "
+                      "WHERE run_id OPERATOR(pg_catalog.=) $1 "
+                      "AND state OPERATOR(pg_catalog.=) 'running'",
+                      g_active.schema),
+                  SPI_OK_UPDATE, false, 0, 3, types, values, nullptr);
+    SPI_finish();
+  }
+  PopActiveSnapshot();
+  CommitTransactionCommand();
+}
+
+// The client's connection is gone (PostgreSQL 14+ can tell without reading
+// from it): record it, commit, and end the session as PostgreSQL does when
+// client_connection_check_interval finds a lost client.  Nothing paid is
+// lost: every window so far is committed.
+bool client_gone(void) {
+  return MyProcPort != nullptr && whereToSendOutput == DestRemote && !pq_check_connection();
+}
+
+void stop_for_lost_client(Run& r) {
+  HOLD_INTERRUPTS();
+  record_final(r, "interrupted", kMsgClientGone);
+  RESUME_INTERRUPTS();
+  ClientConnectionLost = 1;
+  InterruptPending = 1;
+  CHECK_FOR_INTERRUPTS();  // FATAL: connection to client lost
+}
+
+// ---------------------------------------------------------------------------
+// Phase 3: staging and the to-do set
+// ---------------------------------------------------------------------------
 
 // Drops a temporary table of ours if this session has one (quietly: no
 // "does not exist" NOTICE in the user's output).
-void drop_temp(const char* name) {
-  spi_exec(sql("SELECT to_regclass('pg_temp.%s') IS NOT NULL", name), SPI_OK_SELECT);
+void drop_temp(const Run& r, const char* name) {
+  exec_as_owner(r.owner, true, sql("SELECT pg_catalog.to_regclass('pg_temp.%s') IS NOT NULL", name),
+                SPI_OK_SELECT, true);
   bool isnull;
   bool exists = DatumGetBool(
       SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-  if (exists) spi_exec(sql("DROP TABLE pg_temp.%s", name), SPI_OK_UTILITY);
+  if (exists) exec_owner(r, sql("DROP TABLE pg_temp.%s", name), SPI_OK_UTILITY);
+}
+
+// Raises 42804 unless the source's result is exactly one column of a text
+// type (text, varchar, char, name, or a domain over one of them).
+Oid check_source_shape(TupleDesc td) {
+  const char* hint =
+      "Return the numbers as one text column, casting if needed, e.g. "
+      "CALL qxt_refresh('SELECT phone::text FROM customers');";
+  if (td == nullptr || td->natts != 1)
+    ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                    errmsg("the source query of qxt_refresh must return one text column of "
+                           "phone numbers; it returns %d columns",
+                           td ? td->natts : 0),
+                    errhint("%s", hint)));
+  Form_pg_attribute att = TupleDescAttr(td, 0);
+  Oid base = getBaseType(att->atttypid);
+  if (base != TEXTOID && base != VARCHAROID && base != BPCHAROID && base != NAMEOID)
+    ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                    errmsg("the source query of qxt_refresh must return one text column of "
+                           "phone numbers; its column \"%s\" is of type %s",
+                           NameStr(att->attname), format_type_be(att->atttypid)),
+                    errhint("%s", hint)));
+  return base;
+}
+
+// The key of one source value, or 0 when it cannot be a mobile number.
+uint64 key_of(Datum d, Oid base) {
+  std::string_view v;
+  if (base == NAMEOID) {
+    const char* s = NameStr(*DatumGetName(d));
+    v = std::string_view(s, std::strlen(s));
+  } else {
+    text* t = DatumGetTextPP(d);
+    v = std::string_view(VARDATA_ANY(t), static_cast<std::size_t>(VARSIZE_ANY_EXHDR(t)));
+  }
+  char digits[qxt::kMobileDigits];
+  if (!qxt::normalize_mobile(v, digits)) return 0;
+  return qxt::mobile_to_key(std::string_view(digits, qxt::kMobileDigits));
+}
+
+Oid temp_table_oid(const char* name) {
+  return RangeVarGetRelid(makeRangeVar(pstrdup("pg_temp"), pstrdup(name), -1), NoLock, true);
+}
+
+// The caller's query runs between our writes to the temporary tables, and
+// could have dropped them (DISCARD TEMP) and put tables of its own, with
+// triggers, in their place: a write of ours would then run its code as the
+// owner.  So before each such write: are they still the ones we created?
+void check_temp_tables(const Run& r) {
+  if (temp_table_oid("qxt_refresh_stage") != r.stage_oid ||
+      temp_table_oid("qxt_refresh_todo") != r.todo_oid)
+    ereport(ERROR,
+            (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+             errmsg("qxt_refresh: its temporary tables were dropped or replaced while the "
+                    "source query ran"),
+             errdetail("qxt_refresh writes them as the extension's owner, so it writes only the "
+                       "tables it created. Nothing was sent and nothing was charged."),
+             errhint("The source query must not drop temporary tables (DISCARD TEMP).")));
+}
+
+// Whether this session holds an advisory lock (as pg_advisory_lock takes
+// them: ExclusiveLock; field 4 is 1 for the int8 form, 2 for two int4s).
+bool advisory_held(uint32 key1, uint32 key2, uint16 form) {
+  LOCKTAG tag;
+  SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, key1, key2, form);
+  return LockHeldByMe(&tag, ExclusiveLock);
+}
+bool global_lock_held(void) {
+  return advisory_held(static_cast<uint32>(kLockKey >> 32), static_cast<uint32>(kLockKey), 1);
+}
+bool run_lock_held(void) {
+  return advisory_held(static_cast<uint32>(kRunLockKey), static_cast<uint32>(g_run_lock_key2), 2);
+}
+
+// The caller's query could also have released this session's advisory locks
+// (pg_advisory_unlock_all): take back any that is gone, or stop if another
+// session has taken it meanwhile.
+void check_locks(const Run& r) {
+  bool ok = true;
+  if (!global_lock_held())
+    ok = DatumGetBool(DirectFunctionCall1(pg_try_advisory_lock_int8, Int64GetDatum(kLockKey)));
+  if (ok && !run_lock_held())
+    ok = DatumGetBool(DirectFunctionCall2(pg_try_advisory_lock_int4, Int32GetDatum(kRunLockKey),
+                                          Int32GetDatum(g_run_lock_key2)));
+  if (!ok)
+    ereport(ERROR, (errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+                    errmsg("qxt_refresh: this run's advisory locks were released while the "
+                           "source query ran, and another session holds them now"),
+                    errdetail("Two runs at once could pay twice for the same numbers. Nothing "
+                              "was sent and nothing was charged.")));
+}
+
+void phase_prepare(Run& r, void*) {
+  // The temporary tables belong to the extension's owner, so the caller's
+  // code (the source query runs in between) can neither read, change nor
+  // put a trigger on them; only creating them runs outside a
+  // security-restricted operation.
+  drop_temp(r, "qxt_refresh_stage");
+  drop_temp(r, "qxt_refresh_todo");
+  exec_as_owner(r.owner, false,
+                "CREATE TEMP TABLE pg_temp.qxt_refresh_stage (k pg_catalog.int8 NOT NULL)",
+                SPI_OK_UTILITY, false);
+  exec_as_owner(r.owner, false,
+                "CREATE TEMP TABLE pg_temp.qxt_refresh_todo (k pg_catalog.int8 PRIMARY KEY)",
+                SPI_OK_UTILITY, false);
+  r.stage_oid = temp_table_oid("qxt_refresh_stage");
+  r.todo_oid = temp_table_oid("qxt_refresh_todo");
+
+  // The source query: as the caller, with the caller's search_path, read
+  // through a cursor in chunks (bounded memory at any size).
+  SPIPlanPtr plan = SPI_prepare_cursor(r.source, 0, nullptr, CURSOR_OPT_NO_SCROLL);
+  if (plan == nullptr)
+    ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                    errmsg("qxt_refresh: could not prepare the source query (%s)",
+                           SPI_result_code_string(SPI_result))));
+  if (!SPI_is_cursor_plan(plan))
+    ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                    errmsg("the source query of qxt_refresh must be one query returning one "
+                           "text column of phone numbers"),
+                    errhint("Example: CALL qxt_refresh('SELECT phone::text FROM customers');")));
+  Portal cursor = SPI_cursor_open(nullptr, plan, nullptr, nullptr, false);
+  const Oid base = check_source_shape(cursor->tupDesc);
+
+  MemoryContext chunkcxt =
+      AllocSetContextCreate(CurrentMemoryContext, "qxt_refresh staging", ALLOCSET_DEFAULT_SIZES);
+  const char* insert_keys =
+      "INSERT INTO pg_temp.qxt_refresh_stage (k) SELECT pg_catalog.unnest($1)";
+  for (;;) {
+    SPI_cursor_fetch(cursor, true, kFetchRows);
+    const uint64 n = SPI_processed;
+    if (n == 0) break;
+    MemoryContext old = MemoryContextSwitchTo(chunkcxt);
+    Datum* keys = static_cast<Datum*>(palloc(sizeof(Datum) * n));
+    int m = 0;
+    for (uint64 i = 0; i < n; ++i) {
+      bool isnull;
+      Datum d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+      uint64 key = isnull ? 0 : key_of(d, base);
+      if (key == 0) {
+        ++r.c.invalid;
+        continue;
+      }
+      keys[m++] = Int64GetDatum(static_cast<int64>(key));
+    }
+    r.c.total += static_cast<int64>(n);
+    SPI_freetuptable(SPI_tuptable);
+    if (m > 0) {
+      Oid types[1] = {INT8ARRAYOID};
+      Datum values[1] = {PointerGetDatum(
+          construct_array(keys, m, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))};
+      check_temp_tables(r);
+      exec_owner(r, insert_keys, SPI_OK_INSERT, 1, types, values, nullptr);
+    }
+    MemoryContextSwitchTo(old);
+    MemoryContextReset(chunkcxt);
+  }
+  SPI_cursor_close(cursor);
+  MemoryContextDelete(chunkcxt);
+  // No code of the caller's runs after this point.
+  check_temp_tables(r);
+  check_locks(r);
+
+  // The to-do set, built once: the distinct numbers without a valid row
+  // (as the cache reads it: a per-number code, not in the future) younger
+  // than max_age.  Inserted in key order, so the primary key fills
+  // sequentially; windows then walk it by key.
+  exec_owner(r, "ANALYZE pg_temp.qxt_refresh_stage", SPI_OK_UTILITY);
+  Oid types[1] = {INTERVALOID};
+  Datum values[1] = {r.max_age ? IntervalPGetDatum(r.max_age) : (Datum)0};
+  char nulls[2] = {r.max_age ? ' ' : 'n', '\0'};
+  exec_owner(r,
+             sql("WITH d AS MATERIALIZED (SELECT DISTINCT s.k FROM pg_temp.qxt_refresh_stage s), "
+                 "ins AS (INSERT INTO pg_temp.qxt_refresh_todo (k) "
+                 "  SELECT d.k FROM d WHERE NOT EXISTS ("
+                 "    SELECT FROM %s.qxt_lookups l "
+                 "    WHERE l.mobile OPERATOR(pg_catalog.=) d.k::pg_catalog.text "
+                 "      AND l.code OPERATOR(pg_catalog.=) ANY ('{0,-2,-3,-4}'::pg_catalog.int4[]) "
+                 "      AND l.looked_up_at OPERATOR(pg_catalog.<=) pg_catalog.now() "
+                 "      AND l.looked_up_at OPERATOR(pg_catalog.>) "
+                 "          (pg_catalog.now() OPERATOR(pg_catalog.-) $1)) "
+                 "  ORDER BY d.k RETURNING 1) "
+                 "SELECT (SELECT pg_catalog.count(*) FROM d), (SELECT pg_catalog.count(*) FROM ins)",
+                 r.schema),
+             SPI_OK_SELECT, 1, types, values, nulls);
+  r.c.distinct = spi_int8(0, 1);
+  r.c.to_do = spi_int8(0, 2);
+  r.c.fresh = r.c.distinct - r.c.to_do;
+  exec_owner(r, "DROP TABLE pg_temp.qxt_refresh_stage", SPI_OK_UTILITY);
+  exec_owner(r, "ANALYZE pg_temp.qxt_refresh_todo", SPI_OK_UTILITY);
+  update_run(r, "running", nullptr);
+}
+
+// ---------------------------------------------------------------------------
+// Phase 4: windows
+// ---------------------------------------------------------------------------
+
+// Numbers per window.  (A spending budget would cap this.)
+int64 window_size(const QxtGucSnapshot& g) {
+  return static_cast<int64>(g.batch_size) * g.batch_concurrency;
+}
+
+struct Window {
+  int64 size = 0;              // wanted
+  int n = 0;                   // got
+  std::uint64_t* keys = nullptr;
+  MemoryContext cxt = nullptr;
+};
+
+void phase_check_interrupts(Run&, void*) { CHECK_FOR_INTERRUPTS(); }
+
+// The next window of the to-do set, after the last key (keyset pagination
+// on the primary key: each window reads only its own rows).
+void phase_next_window(Run& r, void* arg) {
+  auto* w = static_cast<Window*>(arg);
+  Oid types[2] = {INT8OID, INT8OID};
+  Datum values[2] = {Int64GetDatum(r.last_key), Int64GetDatum(w->size)};
+  exec_as_owner(r.owner, true,
+                "SELECT t.k FROM pg_temp.qxt_refresh_todo t WHERE t.k OPERATOR(pg_catalog.>) $1 "
+                "ORDER BY t.k LIMIT $2",
+                SPI_OK_SELECT, true, 0, 2, types, values, nullptr);
+  w->n = static_cast<int>(SPI_processed);
+  w->keys = static_cast<std::uint64_t*>(
+      MemoryContextAlloc(w->cxt, sizeof(std::uint64_t) * (w->n + 1)));
+  for (int i = 0; i < w->n; ++i) w->keys[i] = static_cast<std::uint64_t>(spi_int8(i, 1));
+  if (w->n > 0) r.last_key = static_cast<int64>(w->keys[w->n - 1]);
+  SPI_freetuptable(SPI_tuptable);
+}
+
+struct Store {
+  const qxt::BatchJob* job;    // nullptr when the core failed before creating it
+  const Window* w;
+  const QxtFailure* failure;
+  RunCounts before;            // the run's counts before this window
+  RunCounts charged;           // out: with this window's answers counted as paid
+  RunCounts after;             // out: ... and as kept (when the store succeeded)
+};
+
+// Upserts the answers of one window and the run's counters (one commit).
+// A vendor failure is the final state, committed with the answers before it.
+void phase_store(Run& r, void* arg) {
+  auto* st = static_cast<Store*>(arg);
+  // The counts are worked out on a copy: this phase may be run again.
+  Run view = r;
+  RunCounts& c = view.c;
+  c = st->before;
+  const int n = st->w->n;
+  const std::uint64_t* keys = st->w->keys;
+  int m = 0;
+  if (st->job != nullptr && n > 0) {
+    Datum* mob = static_cast<Datum*>(palloc(sizeof(Datum) * n));
+    Datum* res = static_cast<Datum*>(palloc(sizeof(Datum) * n));
+    Datum* area = static_cast<Datum*>(palloc(sizeof(Datum) * n));
+    Datum* init = static_cast<Datum*>(palloc(sizeof(Datum) * n));
+    Datum* now = static_cast<Datum*>(palloc(sizeof(Datum) * n));
+    Datum* code = static_cast<Datum*>(palloc(sizeof(Datum) * n));
+    bool* res_null = static_cast<bool*>(palloc(n));
+    bool* area_null = static_cast<bool*>(palloc(n));
+    bool* init_null = static_cast<bool*>(palloc(n));
+    bool* now_null = static_cast<bool*>(palloc(n));
+    for (int i = 0; i < n; ++i) {
+      const qxt::CompactResult* cr = st->job->result_for(keys[i]);
+      // Not answered, or an account-level or request-level code: nothing to
+      // keep (and nothing was charged for it).
+      if (cr == nullptr || cr->code == qxt::CompactResult::kNotAsked) continue;
+      if (!qxt::StatementMemo::memorable(cr->code)) continue;
+      char digits[qxt::kMobileDigits];
+      qxt::key_to_digits(keys[i], digits);
+      mob[m] = PointerGetDatum(cstring_to_text_with_len(digits, qxt::kMobileDigits));
+      code[m] = Int32GetDatum(cr->code);
+      bool ok = cr->code == 0;
+      res[m] = Int16GetDatum(cr->res);
+      res_null[m] = !ok || cr->res < 0;
+      const std::uint32_t ids[3] = {cr->area, cr->init_isp, cr->now_isp};
+      Datum* outs[3] = {area, init, now};
+      bool* outn[3] = {area_null, init_null, now_null};
+      for (int f = 0; f < 3; ++f) {
+        outn[f][m] = !ok || ids[f] == 0;
+        if (!outn[f][m]) {
+          std::string_view sv = st->job->text(ids[f]);
+          outs[f][m] = qxt_vendor_text(sv.data(), sv.size());
+        } else {
+          outs[f][m] = (Datum)0;
+        }
+      }
+      if (ok) ++c.paid;
+      else ++c.failed;
+      ++m;
+    }
+    if (m > 0) {
+      int dims[1] = {m};
+      int lbs[1] = {1};
+      Oid types[6] = {TEXTARRAYOID, INT2ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+                      INT4ARRAYOID};
+      Datum values[6] = {
+          PointerGetDatum(construct_md_array(mob, nullptr, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT)),
+          PointerGetDatum(construct_md_array(res, res_null, 1, dims, lbs, INT2OID, 2, true, TYPALIGN_SHORT)),
+          PointerGetDatum(construct_md_array(area, area_null, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT)),
+          PointerGetDatum(construct_md_array(init, init_null, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT)),
+          PointerGetDatum(construct_md_array(now, now_null, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT)),
+          PointerGetDatum(construct_md_array(code, nullptr, 1, dims, lbs, INT4OID, 4, true, TYPALIGN_INT)),
+      };
+      exec_owner(r,
+                 sql("INSERT INTO %s.qxt_lookups AS l (mobile, res, area, init_isp, now_isp, "
+                     "code, looked_up_at) "
+                     "SELECT u.mobile, u.res, u.area, u.init_isp, u.now_isp, u.code, "
+                     "pg_catalog.clock_timestamp() "
+                     "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
+                     "pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5), "
+                     "pg_catalog.unnest($6)) AS u(mobile, res, area, init_isp, now_isp, code) "
+                     "ON CONFLICT (mobile) DO UPDATE SET res = excluded.res, "
+                     "area = excluded.area, init_isp = excluded.init_isp, "
+                     "now_isp = excluded.now_isp, code = excluded.code, "
+                     "looked_up_at = excluded.looked_up_at",
+                     r.schema),
+                 SPI_OK_INSERT, 6, types, values, nullptr);
+    }
+  }
+  st->charged = c;
+  c.done += m;
+  const QxtFailure* f = st->failure;
+  if (f->failed && !f->cancelled)
+    update_run(view, "failed", f->message);
+  else
+    update_run(view, "running", nullptr);
+  st->after = c;
+}
+
+// The core stopped for a cancel: let PostgreSQL act on the flags (57014,
+// caught by run_phase and recorded; or FATAL for a terminate, recorded by
+// the exit callback).
+void phase_raise_cancel(Run&, void* arg) { qxt_failure_raise(static_cast<const QxtFailure*>(arg)); }
+
+void phase_done(Run& r, void*) {
+  update_run(r, "done", nullptr);
+  drop_temp(r, "qxt_refresh_todo");
+}
+
+// ---------------------------------------------------------------------------
+// Phases 1-2: checks and the run's row
+// ---------------------------------------------------------------------------
+
+// The extension's schema and owner; raises 42501 when a write of ours as the
+// owner could run someone else's code: a user trigger on qxt_lookups or
+// qxt_refresh_runs, or a TRIGGER grant to a role other than the owner.
+void check_tables(Run& r) {
+  int rc = qxt_spi_execute(
+      "SELECT e.extowner, pg_catalog.quote_ident(n.nspname), "
+      "  (SELECT pg_catalog.string_agg(c.relname::pg_catalog.text, ', ' ORDER BY c.relname) "
+      "   FROM pg_catalog.pg_class c "
+      "   WHERE c.relnamespace OPERATOR(pg_catalog.=) n.oid "
+      "     AND c.relname OPERATOR(pg_catalog.=) ANY "
+      "         ('{qxt_lookups,qxt_refresh_runs}'::pg_catalog.name[]) "
+      "     AND (EXISTS (SELECT FROM pg_catalog.pg_trigger t "
+      "                  WHERE t.tgrelid OPERATOR(pg_catalog.=) c.oid AND NOT t.tgisinternal) "
+      "          OR EXISTS (SELECT FROM pg_catalog.aclexplode(c.relacl) a "
+      "                     WHERE a.privilege_type OPERATOR(pg_catalog.=) 'TRIGGER' "
+      "                       AND a.grantee OPERATOR(pg_catalog.<>) c.relowner))) "
+      "FROM pg_catalog.pg_extension e "
+      "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace "
+      "WHERE e.extname OPERATOR(pg_catalog.=) 'qxt_portability'",
+      true, 0);
+  if (rc != SPI_OK_SELECT || SPI_processed != 1)
+    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
+                    errmsg("extension qxt_portability is not installed in this database")));
+  bool isnull;
+  r.owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+  r.schema = MemoryContextStrdup(r.cxt, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
+  char* unsafe = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+  if (unsafe != nullptr)
+    ereport(ERROR,
+            (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+             errmsg("qxt_refresh refuses to run: %s has a user trigger or grants TRIGGER", unsafe),
+             errdetail("qxt_refresh writes these tables as the extension's owner; a trigger "
+                       "would run with the owner's rights. Nothing was sent and nothing was "
+                       "charged."),
+             errhint("Drop the trigger, or REVOKE TRIGGER from the roles other than the owner.")));
+}
+
+void start_run(Run& r) {
+  // A run of this session that ended keeps its lock until the next one (so
+  // a watcher never sees a finished run without its final state); release it.
+  if (g_run_lock_held) {
+    if (run_lock_held())
+      DirectFunctionCall2(pg_advisory_unlock_int4, Int32GetDatum(kRunLockKey),
+                          Int32GetDatum(g_run_lock_key2));
+    g_run_lock_held = false;
+  }
+  check_tables(r);
+  // Runs whose session died without a final state (killed, or a crash).
+  exec_owner(r,
+             sql("UPDATE %s.qxt_refresh_runs r SET state = 'interrupted', "
+                 "message = 'interrupted: its session ended without recording a final state "
+                 "(the backend was killed or the server stopped)', "
+                 "updated_at = pg_catalog.clock_timestamp(), "
+                 "finished_at = pg_catalog.clock_timestamp() "
+                 "WHERE r.state OPERATOR(pg_catalog.=) 'running' AND r.run_id IN "
+                 "(SELECT p.run_id FROM %s.qxt_refresh_progress p "
+                 " WHERE p.state OPERATOR(pg_catalog.=) 'interrupted')",
+                 r.schema, r.schema),
+             SPI_OK_UPDATE);
+  Oid types[2] = {TEXTOID, NAMEOID};
+  Datum values[2] = {CStringGetTextDatum(r.source),
+                     DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)))};
+  exec_owner(r,
+             sql("INSERT INTO %s.qxt_refresh_runs (source, state, run_by) "
+                 "VALUES ($1, 'running', $2) RETURNING run_id",
+                 r.schema),
+             SPI_OK_INSERT_RETURNING, 2, types, values, nullptr);
+  r.run_id = spi_int8(0, 1);
+  // The run's lock, before its row becomes visible: while the row says
+  // 'running', the lock says whether the run is alive.
+  const int32 key2 = static_cast<int32>(static_cast<uint32>(r.run_id & 0xffffffff));
+  if (!DatumGetBool(DirectFunctionCall2(pg_try_advisory_lock_int4, Int32GetDatum(kRunLockKey),
+                                        Int32GetDatum(key2))))
+    ereport(ERROR, (errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+                    errmsg("qxt_refresh: the advisory lock (%d, %d) of run %lld is taken by "
+                           "another session",
+                           kRunLockKey, key2, (long long)r.run_id),
+                    errhint("Another application uses this advisory lock key; qxt_refresh "
+                            "needs it to show that the run is alive.")));
+  g_run_lock_held = true;
+  g_run_lock_key2 = key2;
+}
+
+void refresh_body(Run& r) {
+  if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
+    ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("qxt_refresh: SPI_connect failed")));
+  r.cxt = CurrentMemoryContext;  // SPI's procedure context: lives until the CALL ends
+  qxt_require_vendor_encoding();
+  if (!g_exit_hook_registered) {
+    before_shmem_exit(refresh_at_exit, 0);
+    g_exit_hook_registered = true;
+  }
+
+  start_run(r);
+  SPI_commit();
+  // From here on, the run exists: every way out records how it ended.
+  g_active.active = true;
+  g_active.abandoned = false;
+  g_active.run_id = r.run_id;
+  g_active.owner = r.owner;
+  strlcpy(g_active.schema, r.schema, sizeof g_active.schema);
+  r.started = GetCurrentTimestamp();
+
+  run_phase(r, phase_prepare, nullptr);
+  SPI_commit();
+  r.phase = Phase::Windows;
+  notice_progress(r, NoticeKind::Start);
+
+  QxtGucSnapshot g = qxt_guc_snapshot();
+  TimestampTz last_notice = GetCurrentTimestamp();
+  // Everything a window allocates lives in this context, reset per window,
+  // so a run of any size stays in bounded memory.
+  MemoryContext windowcxt =
+      AllocSetContextCreate(r.cxt, "qxt_refresh window", ALLOCSET_DEFAULT_SIZES);
+  for (;;) {
+    MemoryContextSwitchTo(windowcxt);
+    if (client_gone()) stop_for_lost_client(r);
+    run_phase(r, phase_check_interrupts, nullptr);
+    Window w;
+    w.size = window_size(g);
+    w.cxt = windowcxt;
+    run_phase(r, phase_next_window, &w);
+    if (w.n == 0) {
+      MemoryContextSwitchTo(r.cxt);
+      break;
+    }
+
+    // The job is owned by a memory context (freed on any error).
+    MemoryContext jobcxt = AllocSetContextCreate(windowcxt, "qxt_refresh job",
+                                                 ALLOCSET_SMALL_SIZES);
+    auto* cb = static_cast<MemoryContextCallback*>(
+        MemoryContextAllocZero(jobcxt, sizeof(MemoryContextCallback)));
+    cb->func = [](void* arg) { delete static_cast<qxt::BatchJob*>(arg); };
+    MemoryContextRegisterResetCallback(jobcxt, cb);
+
+    QxtFailure failure;
+    qxt_run_core(&failure, [&] {
+      qxt::Settings s;
+      qxt_fill_settings(g, s);
+      auto* job = new qxt::BatchJob(w.keys, static_cast<std::size_t>(w.n), s.batch_size);
+      cb->arg = job;
+      qxt_session_client().batch(s, *job, qxt_cancel_requested);
+    });
+
+    // Keep what was answered, even when the window failed or was cancelled:
+    // it is paid for.  Interrupts are held so that nothing strikes before
+    // the answers are committed.
+    HOLD_INTERRUPTS();
+    Store st{static_cast<const qxt::BatchJob*>(cb->arg), &w, &failure, r.c};
+    if (failure.cancelled) {
+      r.abandoned = true;
+      g_active.abandoned = true;
+    }
+    PendingInterrupts pending;
+    for (int attempt = 1;; ++attempt) {
+      set_aside(pending);
+      st.charged = st.after = r.c;
+      ErrorData* err = attempt_phase(r, phase_store, &st);
+      if (err == nullptr) break;
+      // A cancel or terminate that arrived during the store (and may be why
+      // it failed): set it aside and store again (a few times at most).
+      if ((QueryCancelPending || ProcDiePending) && attempt < 10) {
+        FreeErrorData(err);
+        RESUME_INTERRUPTS();  // attempt_phase's extra hold; ours stays
+        continue;
+      }
+      give_back(pending);
+      r.c = st.charged;  // what was charged for counts, although it is lost
+      fail_phase(r, err);
+    }
+    r.c = st.after;
+    SPI_commit();
+    if (failure.failed && !failure.cancelled) {
+      r.phase = Phase::Finished;
+      g_active.active = false;
+    }
+    give_back(pending);
+    MemoryContextSwitchTo(r.cxt);
+    MemoryContextReset(windowcxt);  // deletes the job too
+    RESUME_INTERRUPTS();
+    if (failure.failed) {
+      if (failure.cancelled) run_phase(r, phase_raise_cancel, &failure);  // does not return
+      notice_progress(r, NoticeKind::Stopped);
+      qxt_failure_raise(&failure);
+    }
+    if (TimestampDifferenceExceeds(last_notice, GetCurrentTimestamp(), g.progress_interval_ms)) {
+      notice_progress(r, NoticeKind::Progress);
+      last_notice = GetCurrentTimestamp();
+    }
+  }
+
+  HOLD_INTERRUPTS();
+  run_phase(r, phase_done, nullptr);
+  SPI_commit();
+  r.phase = Phase::Finished;
+  g_active.active = false;
+  RESUME_INTERRUPTS();
+  notice_progress(r, NoticeKind::Finished);
+  SPI_finish();
 }
 
 void release_lock(void) {
-  DirectFunctionCall1(pg_advisory_unlock_int8, Int64GetDatum(kLockKey));
+  if (global_lock_held()) DirectFunctionCall1(pg_advisory_unlock_int8, Int64GetDatum(kLockKey));
 }
-
-void refresh_body(FunctionCallInfo fcinfo, const char* source, Interval* max_age);
 
 }  // namespace
 
@@ -228,8 +1005,9 @@ Datum qxt_refresh(PG_FUNCTION_ARGS) {
     ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
                     errmsg("qxt_refresh needs a source query"),
                     errhint("Example: CALL qxt_refresh('SELECT phone FROM customers');")));
-  char* source = text_to_cstring(PG_GETARG_TEXT_PP(0));
-  Interval* max_age = PG_ARGISNULL(1) ? nullptr : PG_GETARG_INTERVAL_P(1);
+  Run r;
+  r.source = text_to_cstring(PG_GETARG_TEXT_PP(0));
+  r.max_age = PG_ARGISNULL(1) ? nullptr : PG_GETARG_INTERVAL_P(1);
 
   if (!DatumGetBool(DirectFunctionCall1(pg_try_advisory_lock_int8, Int64GetDatum(kLockKey))))
     ereport(ERROR,
@@ -239,10 +1017,20 @@ Datum qxt_refresh(PG_FUNCTION_ARGS) {
              errhint("SELECT * FROM qxt_refresh_progress shows it; try again when it ends.")));
   PG_TRY();
   {
-    refresh_body(fcinfo, source, max_age);
+    refresh_body(r);
   }
   PG_CATCH();
   {
+    // Every error after the run's row exists is recorded by run_phase.  If
+    // one escaped anyway (a failed COMMIT), give the run's lock back, so the
+    // view shows the run as interrupted instead of running.
+    if (g_active.active && g_run_lock_held) {
+      g_active.active = false;
+      if (run_lock_held())
+        DirectFunctionCall2(pg_advisory_unlock_int4, Int32GetDatum(kRunLockKey),
+                            Int32GetDatum(g_run_lock_key2));
+      g_run_lock_held = false;
+    }
     release_lock();
     PG_RE_THROW();
   }
@@ -250,152 +1038,3 @@ Datum qxt_refresh(PG_FUNCTION_ARGS) {
   release_lock();
   PG_RETURN_VOID();
 }
-
-namespace {
-
-void refresh_body(FunctionCallInfo fcinfo, const char* source, Interval* max_age) {
-  if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
-    ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("qxt_refresh: SPI_connect failed")));
-  qxt_require_vendor_encoding();
-  g_schema = qxt_extension_schema();
-  const TimestampTz started = GetCurrentTimestamp();
-  RunCounts c;
-
-  // The source must return exactly one column; it runs with the caller's
-  // privileges (this procedure is not SECURITY DEFINER).
-  spi_exec(sql("SELECT * FROM (%s) AS qxt_source LIMIT 0", source), SPI_OK_SELECT);
-  if (SPI_tuptable->tupdesc->natts != 1)
-    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                    errmsg("the source query of qxt_refresh must return one column of phone "
-                           "numbers; it returns %d",
-                           SPI_tuptable->tupdesc->natts),
-                    errhint("Example: CALL qxt_refresh('SELECT phone FROM customers');")));
-
-  // Stage: normalise every row, then keep the distinct valid numbers that
-  // are not fresh in qxt_lookups, numbered for windowing.
-  drop_temp("qxt_refresh_stage");
-  drop_temp("qxt_refresh_todo");
-  spi_exec(sql("CREATE TEMP TABLE qxt_refresh_stage AS "
-               "SELECT %s.qxt_normalize_mobile(s.x::text) AS mobile "
-               "FROM (%s) AS s(x)",
-               g_schema, source),
-           SPI_OK_UTILITY);
-  spi_exec("SELECT count(*)::int8, count(*) FILTER (WHERE mobile IS NULL)::int8, "
-           "count(DISTINCT mobile)::int8 FROM pg_temp.qxt_refresh_stage",
-           SPI_OK_SELECT);
-  c.total = spi_int8(0, 1);
-  c.invalid = spi_int8(0, 2);
-  c.distinct = spi_int8(0, 3);
-  {
-    Oid types[1] = {INTERVALOID};
-    Datum values[1] = {max_age ? IntervalPGetDatum(max_age) : (Datum)0};
-    char nulls[2] = {max_age ? ' ' : 'n', '\0'};
-    spi_exec(sql("CREATE TEMP TABLE qxt_refresh_todo AS "
-                 "SELECT row_number() OVER (ORDER BY d.mobile) AS n, d.mobile "
-                 "FROM (SELECT DISTINCT mobile FROM pg_temp.qxt_refresh_stage "
-                 "      WHERE mobile IS NOT NULL) d "
-                 "WHERE $1 IS NULL OR NOT EXISTS (SELECT 1 FROM %s.qxt_lookups l "
-                 "  WHERE l.mobile = d.mobile AND l.looked_up_at >= now() - $1)",
-                 g_schema),
-             SPI_OK_UTILITY, 1, types, values, nulls);
-  }
-  drop_temp("qxt_refresh_stage");
-  spi_exec("SELECT count(*)::int8 FROM pg_temp.qxt_refresh_todo", SPI_OK_SELECT);
-  c.to_do = spi_int8(0, 1);
-  c.fresh = c.distinct - c.to_do;
-
-  // The run's row, visible to other sessions from the first commit on.
-  {
-    Oid types[1] = {TEXTOID};
-    Datum values[1] = {CStringGetTextDatum(source)};
-    spi_exec(sql("INSERT INTO %s.qxt_refresh_runs (source, state) VALUES ($1, 'running') "
-                 "RETURNING run_id",
-                 g_schema),
-             SPI_OK_INSERT_RETURNING, 1, types, values, nullptr);
-  }
-  const int64 run_id = spi_int8(0, 1);
-  update_run(run_id, c, "running", nullptr);
-  SPI_commit();
-  notice_progress(c, started, NoticeKind::Start);
-
-  QxtGucSnapshot g = qxt_guc_snapshot();
-  const int64 window = static_cast<int64>(g.batch_size) * g.batch_concurrency;
-  TimestampTz last_notice = GetCurrentTimestamp();
-  // Everything a window allocates lives in this context, reset per window,
-  // so a run of any size stays in bounded memory.
-  MemoryContext windowcxt = AllocSetContextCreate(CurrentMemoryContext, "qxt_refresh window",
-                                                  ALLOCSET_DEFAULT_SIZES);
-
-  for (int64 from = 0; from < c.to_do; from += window) {
-    // PostgreSQL part: this window's numbers.
-    Oid types[2] = {INT8OID, INT8OID};
-    Datum values[2] = {Int64GetDatum(from), Int64GetDatum(from + window)};
-    spi_exec("SELECT mobile FROM pg_temp.qxt_refresh_todo WHERE n > $1 AND n <= $2 ORDER BY n",
-             SPI_OK_SELECT, 2, types, values, nullptr);
-    const int n = static_cast<int>(SPI_processed);
-    std::uint64_t* wkeys = static_cast<std::uint64_t*>(
-        MemoryContextAlloc(windowcxt, sizeof(std::uint64_t) * (n + 1)));
-    for (int i = 0; i < n; ++i) {
-      bool isnull;
-      Datum d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
-      text* t = DatumGetTextPP(d);
-      wkeys[i] = qxt::mobile_to_key(
-          std::string_view(VARDATA_ANY(t), static_cast<std::size_t>(VARSIZE_ANY_EXHDR(t))));
-    }
-    SPI_freetuptable(SPI_tuptable);
-
-    // The job is owned by a memory context (freed on any error).
-    MemoryContext jobcxt = AllocSetContextCreate(windowcxt, "qxt_refresh job",
-                                                 ALLOCSET_SMALL_SIZES);
-    auto* cb = static_cast<MemoryContextCallback*>(
-        MemoryContextAllocZero(jobcxt, sizeof(MemoryContextCallback)));
-    cb->func = [](void* arg) { delete static_cast<qxt::BatchJob*>(arg); };
-    MemoryContextRegisterResetCallback(jobcxt, cb);
-
-    QxtFailure failure;
-    qxt_run_core(&failure, [&] {
-      qxt::Settings s;
-      qxt_fill_settings(g, s);
-      auto* job = new qxt::BatchJob(wkeys, static_cast<std::size_t>(n), s.batch_size);
-      cb->arg = job;
-      qxt_session_client().batch(s, *job, qxt_cancel_requested);
-    });
-
-    // Keep what was answered, even when the window failed or was cancelled:
-    // it is paid for.  Interrupts are held so a pending cancel cannot strike
-    // before the answers are committed.
-    HOLD_INTERRUPTS();
-    if (cb->arg != nullptr) {
-      MemoryContext old = MemoryContextSwitchTo(windowcxt);
-      store_window(*static_cast<qxt::BatchJob*>(cb->arg), wkeys, n, c);
-      MemoryContextSwitchTo(old);
-    }
-    const char* state = !failure.failed ? "running" : failure.cancelled ? "cancelled" : "failed";
-    const char* why = !failure.failed ? nullptr
-                      : failure.cancelled
-                          ? "cancelled (query cancel or statement_timeout); the requests of "
-                            "the window in flight were abandoned"
-                          : failure.message;
-    update_run(run_id, c, state, why);
-    SPI_commit();
-    MemoryContextReset(windowcxt);  // deletes the job too
-    RESUME_INTERRUPTS();
-    if (failure.failed) {
-      notice_progress(c, started, NoticeKind::Stopped);
-      qxt_failure_raise(&failure);
-    }
-    CHECK_FOR_INTERRUPTS();
-    if (TimestampDifferenceExceeds(last_notice, GetCurrentTimestamp(), g.progress_interval_ms)) {
-      notice_progress(c, started, NoticeKind::Progress);
-      last_notice = GetCurrentTimestamp();
-    }
-  }
-
-  update_run(run_id, c, "done", nullptr);
-  drop_temp("qxt_refresh_todo");
-  SPI_commit();
-  notice_progress(c, started, NoticeKind::Finished);
-  SPI_finish();
-}
-
-}  // namespace

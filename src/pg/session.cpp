@@ -40,19 +40,6 @@ qxt::StatementMemo& qxt_session_memo(void) {
   return *g_memo;
 }
 
-QxtStatement qxt_current_statement(void) {
-  QxtStatement st;
-  st.start = GetCurrentStatementStartTimestamp();
-  st.lxid = MyProc != nullptr ? MyProc->lxid : 0;
-  return st;
-}
-
-qxt::StatementMemo& qxt_memo_for(const QxtStatement& st, const qxt::Settings& s) {
-  qxt::StatementMemo& memo = qxt_session_memo();
-  memo.enter({st.start, st.lxid, qxt::fingerprint(s.http.base_url, s.apikey)});
-  return memo;
-}
-
 void qxt_require_vendor_encoding(void) {
   static bool checked_ok = false;
   if (checked_ok) return;
