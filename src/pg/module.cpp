@@ -8,5 +8,5 @@ void _PG_init(void);
 
 void _PG_init(void) {
   qxt_guc_init();
-  qxt_session_init();
+  qxt_utility_guard_init();
 }
