@@ -6,6 +6,7 @@
 #   regress   pg_regress against a throwaway PostgreSQL 15 cluster
 #             (pg_virtualenv) and the vendor emulator on 127.0.0.1
 #   emulator  the emulator's own unittest suite
+#   preload   pg_regress in clusters with shared_preload_libraries
 #   fuzz      a short libFuzzer run of every test/fuzz/fuzz_*.cpp target
 #
 # Usage: scripts/test.sh [--quick] [--only SUITE[,SUITE...]]
@@ -320,9 +321,17 @@ run_cron() {
     run_script_suite cron "" test/cron/run.sh
 }
 
+# 7. preload: the checks that need the library in shared_preload_libraries
+# (with pg_stat_statements before and after it), two throwaway clusters
+run_preload() {
+    say "preload: two clusters with shared_preload_libraries (log: build/logs/preload.log)"
+    run_script_suite preload "" test/preload/run.sh
+}
+
 wanted unit && run_unit
 wanted sanitize && run_sanitize
 wanted regress && run_regress
+wanted preload && run_preload
 wanted emulator && run_emulator_tests
 wanted cron && run_cron
 SKIPPED_FUZZ=0
