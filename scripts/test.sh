@@ -7,6 +7,7 @@
 #             (pg_virtualenv) and the vendor emulator on 127.0.0.1
 #   emulator  the emulator's own unittest suite
 #   preload   pg_regress in clusters with shared_preload_libraries
+#   attack    a database owner's search_path attack on every entry point
 #   fuzz      a short libFuzzer run of every test/fuzz/fuzz_*.cpp target
 #
 # Usage: scripts/test.sh [--quick] [--only SUITE[,SUITE...]]
@@ -30,7 +31,7 @@ while [ $# -gt 0 ]; do
         --quick) QUICK=1 ;;
         --only) shift; ONLY=",${1:-},"; [ -n "${1:-}" ] || { echo "--only needs a list" >&2; exit 2; } ;;
         --only=*) ONLY=",${1#--only=}," ;;
-        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown option: $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -328,10 +329,17 @@ run_preload() {
     run_script_suite preload "" test/preload/run.sh
 }
 
+# 8. attack: the search_path attack of a database owner on every entry point
+run_attack() {
+    say "attack: planted look-alikes of every built-in our SQL uses (log: build/logs/attack.log)"
+    run_script_suite attack "" test/attack/run.sh
+}
+
 wanted unit && run_unit
 wanted sanitize && run_sanitize
 wanted regress && run_regress
 wanted preload && run_preload
+wanted attack && run_attack
 wanted emulator && run_emulator_tests
 wanted cron && run_cron
 SKIPPED_FUZZ=0
