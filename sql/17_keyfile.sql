@@ -111,6 +111,18 @@ SELECT qxt_normalize_mobile('13972565391');
 SELECT qxt_try($$SHOW qxt.apikey$$);
 \c - postgres
 SELECT qxt_try($$SELECT * FROM qxt_balance()$$);
+-- Loaded at session start (session_preload_libraries, superuser-only), the
+-- library replaces the placeholder before any statement: the key is
+-- protected in every session, and used.
+\! test/emulator/emuctl account regress_keyconf_0000000000000001 --balance 10
+ALTER SYSTEM SET session_preload_libraries = 'qxt_portability';
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.5);
+\c "dbname=contrib_regression user=qxt_regress_analyst password=regress-only host=localhost"
+SELECT qxt_try($$SHOW qxt.apikey$$);
+\c - postgres
+SELECT balance FROM qxt_balance();
+ALTER SYSTEM RESET session_preload_libraries;
 \! sed -i '/regress_keyconf_/d' "$QXT_CONF"
 SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
