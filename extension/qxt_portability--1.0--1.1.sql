@@ -89,3 +89,53 @@ ALTER TABLE @extschema@.qxt_lookups
     ADD CONSTRAINT qxt_lookups_failure_fields_check
         CHECK (code OPERATOR(pg_catalog.=) 0
                OR (res IS NULL AND area IS NULL AND init_isp IS NULL AND now_isp IS NULL));
+
+-- ---------------------------------------------------------------------------
+-- A warning when roles that are not superusers may create objects in the
+-- extension's schema (in PostgreSQL 15, public belongs to the database's
+-- owner): such a role can add overloads of the extension's own functions
+-- (e.g. qxt_carrier_batch(varchar[])) that a superuser's call with
+-- differently-typed arguments would run instead.  The extension's own SQL
+-- is not affected (it names everything through pg_catalog and its schema).
+-- ---------------------------------------------------------------------------
+DO $qxt$
+DECLARE
+  script_path pg_catalog.text := pg_catalog.current_setting('search_path');
+  writers pg_catalog.text;
+BEGIN
+  PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+  SELECT pg_catalog.string_agg(DISTINCT w.name, ', ' ORDER BY w.name) INTO writers
+  FROM (
+    SELECT CASE WHEN c.who OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                ELSE pg_catalog.quote_ident(r.rolname::pg_catalog.text) END AS name,
+           c.who OPERATOR(pg_catalog.=) 0 OR NOT r.rolsuper AS untrusted
+    FROM (
+      SELECT CASE WHEN o.who OPERATOR(pg_catalog.=) 'pg_database_owner'::pg_catalog.regrole
+                  THEN (SELECT d.datdba FROM pg_catalog.pg_database d
+                        WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
+                  ELSE o.who END AS who
+      FROM (
+        SELECT n.nspowner AS who FROM pg_catalog.pg_namespace n
+        WHERE n.oid OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+        UNION ALL
+        SELECT a.grantee FROM pg_catalog.pg_namespace n
+        CROSS JOIN LATERAL pg_catalog.aclexplode(n.nspacl) a
+        WHERE n.oid OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+          AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
+      ) o
+    ) c
+    LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) c.who
+  ) w
+  WHERE w.untrusted;
+  IF writers IS NOT NULL THEN
+    RAISE WARNING 'qxt_portability is installed in schema %, where % may create objects',
+                  '@extschema@', writers
+      USING DETAIL = 'Such a role can add overloads of the extension''s functions (for example '
+                     'qxt_carrier_batch(varchar[])) that a superuser''s call with arguments of '
+                     'another type would run instead, with the superuser''s rights.',
+            HINT = 'If those roles are not trusted, ALTER SCHEMA @extschema@ OWNER TO a superuser; '
+                   'and call the functions with arguments of their declared types (text, text[]).';
+  END IF;
+  PERFORM pg_catalog.set_config('search_path', script_path, true);
+END
+$qxt$;

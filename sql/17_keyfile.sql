@@ -67,6 +67,12 @@ SELECT qxt_try($$SELECT * FROM qxt_balance()$$);
 SET qxt.apikey_file = 'qxt_bad';
 SELECT qxt_regress_write_key('qxt_bad', '');
 SELECT qxt_try($$SELECT * FROM qxt_balance()$$);
+-- (a role that may not read settings sees the error, not the file's path)
+GRANT EXECUTE ON FUNCTION qxt_balance() TO qxt_regress_analyst;
+SET SESSION AUTHORIZATION qxt_regress_analyst;
+SELECT qxt_try($$SELECT * FROM qxt_balance()$$);
+RESET SESSION AUTHORIZATION;
+REVOKE EXECUTE ON FUNCTION qxt_balance() FROM qxt_regress_analyst;
 SELECT qxt_regress_write_key('qxt_bad', '  ^ ~');
 SELECT qxt_try($$SELECT * FROM qxt_balance()$$);
 SELECT qxt_regress_write_key('qxt_bad', 'regress_keyfile_a000000000000001|regress_keyfile_b000000000000001');

@@ -30,7 +30,9 @@ extern "C" {
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "catalog/pg_authid.h"
 #include "storage/fd.h"
+#include "utils/acl.h"
 #include "utils/guc_tables.h"
 #include "utils/varlena.h"
 }
@@ -129,10 +131,18 @@ bool loaded_at_start(void) {
          library_listed("session_preload_libraries");
 }
 
+// The key file's name as errors show it: qxt.apikey_file is hidden from
+// roles that may not read settings (a granted analyst sees the error, not
+// where the server keeps its key).
+const char* shown_path(const char* path) {
+  if (!has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_SETTINGS)) return "";
+  return psprintf(" \"%s\"", path);
+}
+
 [[noreturn]] void key_file_error(const char* path, const char* msg, const char* detail,
                                  const char* hint) {
   ereport(ERROR, (errcode(ERRCODE_CONFIG_FILE_ERROR),
-                  errmsg("qxt.apikey_file \"%s\" %s", path, msg),
+                  errmsg("qxt.apikey_file%s %s", shown_path(path), msg),
                   detail ? errdetail("%s", detail) : 0, hint ? errhint("%s", hint) : 0));
   pg_unreachable();
 }
@@ -153,18 +163,20 @@ const char* key_from_file(const char* path) {
   int fd = OpenTransientFile(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     int err = errno;
+    const char* shown = shown_path(path);
     errno = err;
     ereport(ERROR, (errcode(ERRCODE_CONFIG_FILE_ERROR),
-                    errmsg("could not open qxt.apikey_file \"%s\": %m", path),
+                    errmsg("could not open qxt.apikey_file%s: %m", shown),
                     errhint("%s A relative path is relative to the data directory.", kFileHint)));
   }
   struct stat st;
   if (fstat(fd, &st) != 0) {
     int err = errno;
     CloseTransientFile(fd);
+    const char* shown = shown_path(path);
     errno = err;
     ereport(ERROR, (errcode(ERRCODE_CONFIG_FILE_ERROR),
-                    errmsg("could not examine qxt.apikey_file \"%s\": %m", path)));
+                    errmsg("could not examine qxt.apikey_file%s: %m", shown)));
   }
   if (!S_ISREG(st.st_mode)) {
     CloseTransientFile(fd);
@@ -210,9 +222,10 @@ const char* key_from_file(const char* path) {
       int err = errno;
       CloseTransientFile(fd);
       explicit_bzero(buf, sizeof buf);
+      const char* shown = shown_path(path);
       errno = err;
       ereport(ERROR, (errcode(ERRCODE_CONFIG_FILE_ERROR),
-                      errmsg("could not read qxt.apikey_file \"%s\": %m", path)));
+                      errmsg("could not read qxt.apikey_file%s: %m", shown)));
     }
     if (r == 0 || len + static_cast<std::size_t>(r) >= sizeof buf - 1) {
       len += static_cast<std::size_t>(r);

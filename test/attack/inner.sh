@@ -145,6 +145,16 @@ check "the database owner planted (at least 500 functions, 100 operators)" \
 # --------------------------------------------------------------------------
 start="$(log_size)"
 check "attacked database: CREATE EXTENSION" sql -d qxt_attack -c "CREATE EXTENSION qxt_portability"
+# The owner may also shadow the extension's own functions (e.g.
+# qxt_carrier_batch(varchar[])) for callers passing other argument types:
+# nothing the extension can prevent from inside, so it says so.
+warns() {
+    local out
+    out="$(sql -d qxt_attack -c "DROP EXTENSION qxt_portability" -c "CREATE EXTENSION qxt_portability" 2>&1)"
+    echo "$out"
+    grep -q 'installed in schema public, where qxt_attacker may create objects' <<<"$out"
+}
+check "CREATE EXTENSION warns that the database owner may create objects in its schema" warns
 run_entries qxt_attack ""
 check "attacked database: 1.0 + ALTER EXTENSION UPDATE" sql -d qxt_attack \
     -c "DROP EXTENSION qxt_portability" -c "CREATE EXTENSION qxt_portability VERSION '1.0'" \
