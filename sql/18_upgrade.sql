@@ -7,11 +7,11 @@ DROP DATABASE IF EXISTS qxt_regress_upgrade;
 CREATE DATABASE qxt_regress_upgrade;
 \c qxt_regress_upgrade
 CREATE EXTENSION qxt_portability VERSION '1.0';
-CREATE ROLE qxt_regress_refresher;
-CREATE ROLE qxt_regress_colwriter;
-GRANT SELECT, INSERT, UPDATE ON qxt_lookups, qxt_refresh_runs TO qxt_regress_refresher;
+CREATE ROLE qxt_regress_upg_writer;
+CREATE ROLE qxt_regress_upg_colwriter;
+GRANT SELECT, INSERT, UPDATE ON qxt_lookups, qxt_refresh_runs TO qxt_regress_upg_writer;
 GRANT TRIGGER ON qxt_lookups TO PUBLIC;
-GRANT UPDATE (area) ON qxt_lookups TO qxt_regress_colwriter;
+GRANT UPDATE (area) ON qxt_lookups TO qxt_regress_upg_colwriter;
 GRANT SELECT ON qxt_lookups TO qxt_regress_analyst;
 INSERT INTO qxt_lookups (mobile, res, area, init_isp, now_isp, code, looked_up_at) VALUES
   ('13972565391', 0, 'a', 'b', 'c', 0, now() - interval '1 day'),
@@ -47,5 +47,5 @@ FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d
 WHERE d.adrelid = 'qxt_lookups'::regclass
 ORDER BY 1;
 DROP DATABASE qxt_regress_upgrade;
-DROP ROLE qxt_regress_refresher;
-DROP ROLE qxt_regress_colwriter;
+DROP ROLE qxt_regress_upg_writer;
+DROP ROLE qxt_regress_upg_colwriter;
