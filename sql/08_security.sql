@@ -145,8 +145,7 @@ RESET qxt.apikey;
 -- allowed.  The server log gets the refusals, never the key: not with the
 -- default logging, and not at debug5.
 SELECT f AS logfile FROM unnest(ARRAY[
-         current_setting('data_directory') || '/../../../log/postgresql-15-regress.log',
-         '/var/log/postgresql/postgresql-15-regress.log']) AS f
+         current_setting('data_directory') || '/../../../log/postgresql-15-regress.log']) AS f
 WHERE (pg_stat_file(f, true)).size IS NOT NULL LIMIT 1 \gset
 SELECT (pg_stat_file(:'logfile')).size AS log_start \gset
 SHOW log_min_error_statement;

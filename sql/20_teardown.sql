@@ -3,8 +3,7 @@
 -- with and without shared_preload_libraries; the preload suite checks the
 -- preloaded case).  Observable at log_min_messages = debug1.
 SELECT f AS logfile FROM unnest(ARRAY[
-         current_setting('data_directory') || '/../../../log/postgresql-15-regress.log',
-         '/var/log/postgresql/postgresql-15-regress.log']) AS f
+         current_setting('data_directory') || '/../../../log/postgresql-15-regress.log']) AS f
 WHERE (pg_stat_file(f, true)).size IS NOT NULL LIMIT 1 \gset
 \c
 SELECT (pg_stat_file(:'logfile')).size AS log_start \gset

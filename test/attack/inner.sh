@@ -22,8 +22,7 @@ sql() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 val() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 
 LOG="$(val -d postgres -c "SELECT f FROM unnest(ARRAY[
-         current_setting('data_directory') || '/../../../log/postgresql-15-regress.log',
-         '/var/log/postgresql/postgresql-15-regress.log']) AS f
+         current_setting('data_directory') || '/../../../log/postgresql-15-regress.log']) AS f
        WHERE (pg_stat_file(f, true)).size IS NOT NULL LIMIT 1")"
 log_size() { val -d postgres -c "SELECT (pg_stat_file('$LOG')).size"; }
 log_since() { val -d postgres -c "SELECT pg_read_file('$LOG', $1, 100000000)"; }

@@ -2,8 +2,7 @@
 -- pg_stat_statements is loaded after us and wraps our ProcessUtility hook,
 -- so it sees a statement's text before we could mask it.
 SELECT f AS logfile FROM unnest(ARRAY[
-         current_setting('data_directory') || '/../../../log/postgresql-15-regress.log',
-         '/var/log/postgresql/postgresql-15-regress.log']) AS f
+         current_setting('data_directory') || '/../../../log/postgresql-15-regress.log']) AS f
 WHERE (pg_stat_file(f, true)).size IS NOT NULL LIMIT 1 \gset
 SHOW shared_preload_libraries;
 SELECT pg_stat_statements_reset() IS NOT NULL AS reset;

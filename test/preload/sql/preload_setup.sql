@@ -26,8 +26,3 @@ SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
 \c
 SELECT fee_type, balance FROM qxt_balance();
-SELECT f AS logfile FROM unnest(ARRAY[
-         current_setting('data_directory') || '/../../../log/postgresql-15-regress.log',
-         '/var/log/postgresql/postgresql-15-regress.log']) AS f
-WHERE (pg_stat_file(f, true)).size IS NOT NULL LIMIT 1 \gset
-\setenv QXT_PRELOAD_LOG :logfile
