@@ -163,6 +163,16 @@ CREATE FUNCTION leak() RETURNS int LANGUAGE sql AS 'SELECT 1';
 ALTER FUNCTION leak() SET qxt.apikey = 'regress_security_000000000000003';
 DO $$ BEGIN ALTER ROLE qxt_regress_analyst SET qxt.apikey = 'regress_security_000000000000003'; END $$;
 DO $$ BEGIN EXECUTE 'ALTER SYSTEM SET qxt.apikey = ''regress_security_000000000000003'''; END $$;
+-- (no field of the error quotes the refused statement, CONTEXT included)
+DO $$
+DECLARE msg text; det text; hnt text; ctx text;
+BEGIN
+  EXECUTE 'ALTER ROLE qxt_regress_analyst SET qxt.apikey = ''regress_security_000000000000003''';
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT,
+                          ctx = PG_EXCEPTION_CONTEXT;
+  RAISE NOTICE 'refused: %; key in its fields: %', msg, qxt_regress_has_key(concat(msg, det, hnt, ctx));
+END $$;
 ALTER SYSTEM RESET qxt.apikey;
 ALTER SYSTEM SET qxt.apikey TO DEFAULT;
 ALTER ROLE qxt_regress_analyst RESET qxt.apikey;

@@ -16,9 +16,10 @@
 //    masked copy, of the same length so that statement locations stay valid.
 //    A library loaded after us wraps this hook and sees the text first: then
 //    SET qxt.apikey is refused (55000).
-// Every refusal is raised with errhidestmt and errhidecontext, so
+// Every refusal is raised with errhidestmt and without any CONTEXT, so
 // log_min_error_statement does not write the refused statement (key
-// included) into the server log, nor a PL/pgSQL CONTEXT line quoting it.
+// included) into the server log, and no PL/pgSQL CONTEXT line quotes it, to
+// the log or to the client.
 //
 // An emit_log_hook masks the value in the postmaster's "parameter
 // "qxt.apikey" changed to ..." line of a configuration reload (only where
@@ -223,6 +224,10 @@ void mask_activity(const char* query, const Masked& m) {
 [[noreturn]] void refuse(const Inspection& in) {
   const char* where = "";
   const char* detail = "";
+  // No CONTEXT at all, for the client either: PL/pgSQL's would quote the
+  // statement, key included.  (Every PG_TRY restores the stack; so does the
+  // top-level error recovery.)
+  error_context_stack = nullptr;
   switch (in.use) {
     case Use::AlterSystem:
       ereport(ERROR,
