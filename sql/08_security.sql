@@ -118,6 +118,14 @@ SET SESSION AUTHORIZATION qxt_regress_stats;
 SELECT query, length(query) = length($$SET qxt.timeout_ms = 5000; SET qxt.apikey = 'regress_security_000000000000002'; SET qxt.batch_size = 7$$) AS same_length
 FROM pg_stat_activity WHERE pid = :other_pid;
 RESET SESSION AUTHORIZATION;
+-- Two keys in one string, two in one DO block, and a key written with
+-- escapes whose plain form also appears: every one stays masked.
+SELECT dblink_exec('qxt_other', $$SET qxt.apikey = 'regress_security_000000000000002'; SET qxt.apikey = 'regress_security_000000000000003'$$);
+SELECT query FROM pg_stat_activity WHERE pid = :other_pid;
+SELECT dblink_exec('qxt_other', $o$DO $d$ BEGIN SET qxt.apikey = 'regress_security_000000000000002'; SET qxt.apikey = 'regress_security_000000000000003'; END $d$$o$);
+SELECT query FROM pg_stat_activity WHERE pid = :other_pid;
+SELECT dblink_exec('qxt_other', $o$SET qxt.apikey = E'regress_security_000000000000\x30\x30\x32' /* regress_security_000000000000002 */$o$);
+SELECT query FROM pg_stat_activity WHERE pid = :other_pid;
 -- (A session that has not loaded the library yet is PostgreSQL's alone:
 -- there SET qxt.apikey is plain text, shown as sent.  Hence: load it first,
 -- or preload it, or use qxt.apikey_file.)

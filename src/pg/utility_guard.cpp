@@ -185,40 +185,59 @@ Masked mask_values(const char* query, List* sets) {
   return m;
 }
 
-// pg_stat_activity shows debug_query_string: the whole string the client
-// sent (maybe several statements), or, for a statement run by a function
-// or DO block, the outer statement.  Report a masked copy instead.
+// pg_stat_activity shows the text this backend last reported: at the start
+// of a statement, debug_query_string (the whole string the client sent,
+// maybe several statements; for a statement run by a function or DO block,
+// the outer statement).  Every mask is applied to what it shows now, so a
+// second SET in the same string, or in the same DO block, never brings back
+// a value masked before.
+char* current_activity(void) {
+  volatile PgBackendStatus* be = MyBEEntry;
+  if (be == nullptr || be->st_activity_raw == nullptr || be->st_activity_raw[0] == '\0')
+    return nullptr;
+  // Only this backend writes its entry, so reading it needs no protocol.
+  return pstrdup(const_cast<const char*>(be->st_activity_raw));
+}
+
 void report_activity(const char* text) {
-  if (MyBEEntry == nullptr) return;
   const uint64 qid = pgstat_get_my_query_id();
   pgstat_report_activity(STATE_RUNNING, text);
   if (qid != 0) pgstat_report_query_id(qid, true);
 }
 
 void mask_activity(const char* query, const Masked& m) {
-  if (debug_query_string == nullptr) return;
-  if (std::strcmp(debug_query_string, query) == 0) {
-    report_activity(m.text);
-    return;
-  }
-  // A nested statement: mask its literals (and their content without the
-  // quotes, as an outer statement may quote them differently) wherever
-  // they appear in the outer text.
-  char* outer = pstrdup(debug_query_string);
+  char* shown = current_activity();
+  if (shown == nullptr) return;
   bool any = false;
-  ListCell* lc;
-  foreach (lc, m.literals) {
-    const char* lit = static_cast<const char*>(lfirst(lc));
-    std::size_t n = std::strlen(lit);
-    any |= mask_occurrences(outer, lit, n);
-    const char* q1 = std::strchr(lit, '\'');
-    const char* q2 = std::strrchr(lit, '\'');
-    if (q1 != nullptr && q2 > q1 + 1) {
-      char* inner = pnstrdup(q1 + 1, q2 - q1 - 1);
-      any |= mask_occurrences(outer, inner, std::strlen(inner));
+  const std::size_t n = std::strlen(shown);
+  // Is it this statement's text (perhaps truncated, perhaps masked already)?
+  bool same = debug_query_string != nullptr && std::strcmp(debug_query_string, query) == 0 &&
+              n <= std::strlen(query);
+  for (std::size_t i = 0; same && i < n; ++i)
+    same = shown[i] == query[i] || shown[i] == '*';
+  if (same) {
+    for (std::size_t i = 0; i < n; ++i)
+      if (m.text[i] == '*' && shown[i] != '*') {
+        shown[i] = '*';
+        any = true;
+      }
+  } else {
+    // A nested statement: mask its literals (and their content without
+    // the quotes, as an outer statement may quote them differently)
+    // wherever they appear in the outer text.
+    ListCell* lc;
+    foreach (lc, m.literals) {
+      const char* lit = static_cast<const char*>(lfirst(lc));
+      any |= mask_occurrences(shown, lit, std::strlen(lit));
+      const char* q1 = std::strchr(lit, '\'');
+      const char* q2 = std::strrchr(lit, '\'');
+      if (q1 != nullptr && q2 > q1 + 1) {
+        char* inner = pnstrdup(q1 + 1, q2 - q1 - 1);
+        any |= mask_occurrences(shown, inner, std::strlen(inner));
+      }
     }
   }
-  if (any) report_activity(outer);
+  if (any) report_activity(shown);
 }
 
 [[noreturn]] void refuse(const Inspection& in) {
@@ -344,12 +363,9 @@ void qxt_utility_guard_init(void) {
 }
 
 void qxt_mask_activity_value(const char* value) {
-  if (value == nullptr || value[0] == '\0' || debug_query_string == nullptr ||
-      MyBEEntry == nullptr)
-    return;
-  if (std::strstr(debug_query_string, value) == nullptr) return;
-  char* copy = pstrdup(debug_query_string);
-  mask_occurrences(copy, value, std::strlen(value));
-  report_activity(copy);
-  pfree(copy);
+  if (value == nullptr || value[0] == '\0') return;
+  char* shown = current_activity();
+  if (shown == nullptr) return;
+  if (mask_occurrences(shown, value, std::strlen(value))) report_activity(shown);
+  pfree(shown);
 }
