@@ -6,6 +6,8 @@
 #   regress   pg_regress against a throwaway PostgreSQL 15 cluster
 #             (pg_virtualenv) and the vendor emulator on 127.0.0.1
 #   emulator  the emulator's own unittest suite
+#   preload   pg_regress in clusters with shared_preload_libraries
+#   attack    a database owner's search_path attack on every entry point
 #   fuzz      a short libFuzzer run of every test/fuzz/fuzz_*.cpp target
 #   repo      the repository itself (scripts/check-repo.py --self-test):
 #             META.json, run bits, no outside paths, debian/control
@@ -343,10 +345,26 @@ run_package() {
     run_script_suite package "" scripts/test-package.sh
 }
 
+
+# 8. preload: the checks that need the library in shared_preload_libraries
+# (with pg_stat_statements before and after it), two throwaway clusters
+run_preload() {
+    say "preload: two clusters with shared_preload_libraries (log: build/logs/preload.log)"
+    run_script_suite preload "" test/preload/run.sh
+}
+
+# 9. attack: the search_path attack of a database owner on every entry point
+run_attack() {
+    say "attack: planted look-alikes of every built-in our SQL uses (log: build/logs/attack.log)"
+    run_script_suite attack "" test/attack/run.sh
+}
+
 wanted repo && run_repo
 wanted unit && run_unit
 wanted sanitize && run_sanitize
 wanted regress && run_regress
+wanted preload && run_preload
+wanted attack && run_attack
 wanted emulator && run_emulator_tests
 wanted cron && run_cron
 SKIPPED_FUZZ=0

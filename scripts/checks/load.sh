@@ -11,7 +11,8 @@
 #              makes too few calls to see a small leak.
 #   cluster    a throwaway one (scripts/checks/cluster.sh), Unix socket only
 #   settings   the documented way: LOAD 'qxt_portability'; ALTER SYSTEM SET
-#              qxt.apikey; pg_reload_conf(); ALTER DATABASE … SET
+#              qxt.apikey_file (a key file of the server's OS user, mode
+#              0600); pg_reload_conf(); ALTER DATABASE … SET
 #              qxt.base_url (and qxt.batch_size = 20, so a 50-element batch
 #              is 2 requests in flight on the connection pool)
 #   pgbench    -n -c 8 -j 2 -T QXT_LOAD_SECONDS
@@ -96,8 +97,9 @@ fi
 PSQL=("$PG_BIN/psql" -X -v ON_ERROR_STOP=1 -q)
 if ! "${PSQL[@]}" >"$OUT/setup.log" 2>&1 <<EOF
 CREATE EXTENSION qxt_portability;
+COPY (SELECT '$KEY') TO PROGRAM 'cat > qxt_load.key';
 LOAD 'qxt_portability';
-ALTER SYSTEM SET qxt.apikey = '$KEY';
+ALTER SYSTEM SET qxt.apikey_file = 'qxt_load.key';
 SELECT pg_reload_conf();
 ALTER DATABASE postgres SET qxt.base_url = '$QXT_EMU_URL';
 ALTER DATABASE postgres SET qxt.batch_size = 20;

@@ -2,21 +2,191 @@
 // table qxt_refresh fills) when a row is young enough.  They only ever read
 // it, with the caller's privileges, so a read-only transaction or a standby
 // works; only qxt_refresh writes the table.
+//
+// A cached answer is served in place of one the vendor would have sent, to
+// whoever calls, superusers included.  So the table is trusted only when
+// nobody but the trusted can have written it:
+//  - it belongs to a superuser;
+//  - no other role (PUBLIC included) holds INSERT, UPDATE or TRIGGER on it,
+//    nor INSERT or UPDATE on one of its columns; superusers and members of
+//    pg_write_all_data can write every table anyway and are trusted;
+//  - it has no user trigger.
+// Otherwise the functions answer live (paying) and say why in one WARNING
+// per statement.  Every row is checked again here before it is served (a
+// code the vendor sends per number, read at full width; a time not in the
+// future; a success with its fields; a failure without); a row that fails
+// is never served, the number is looked up live.
 #include "qxt_pg.hpp"
 
 extern "C" {
+#include "access/genam.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_trigger.h"
 #include "executor/spi.h"
+#include "utils/acl.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
 }
 
-const char* qxt_extension_schema(void) {
-  int rc = SPI_execute("SELECT quote_ident(n.nspname) FROM pg_extension e "
-                       "JOIN pg_namespace n ON n.oid = e.extnamespace "
-                       "WHERE e.extname = 'qxt_portability'",
-                       true, 1);
-  if (rc != SPI_OK_SELECT || SPI_processed != 1)
+namespace {
+
+// The extension's schema, from pg_extension (no SQL, so no search_path).
+Oid extension_namespace(void) {
+  Relation rel = table_open(ExtensionRelationId, AccessShareLock);
+  ScanKeyData key;
+  ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+              CStringGetDatum("qxt_portability"));
+  SysScanDesc scan = systable_beginscan(rel, ExtensionNameIndexId, true, nullptr, 1, &key);
+  HeapTuple tup = systable_getnext(scan);
+  Oid nsp = HeapTupleIsValid(tup) ? reinterpret_cast<Form_pg_extension>(GETSTRUCT(tup))->extnamespace
+                                  : InvalidOid;
+  systable_endscan(scan);
+  table_close(rel, AccessShareLock);
+  if (!OidIsValid(nsp))
     ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
                     errmsg("extension qxt_portability is not installed in this database")));
-  return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+  return nsp;
+}
+
+// The privileges that let a role put a row of its own into the table.
+constexpr AclMode kWriteModes = ACL_INSERT | ACL_UPDATE | ACL_TRIGGER;
+
+// A role whose grant on the table does not matter: the owner, superusers
+// and pg_write_all_data (its members may write every table anyway).
+bool trusted_grantee(Oid grantee, Oid owner) {
+  return grantee == owner || grantee == ROLE_PG_WRITE_ALL_DATA ||
+         (grantee != ACL_ID_PUBLIC && superuser_arg(grantee));
+}
+
+// Appends to `why` the roles an ACL lets write, besides the trusted.
+void untrusted_writers(Datum acl_datum, Oid owner, AclMode modes, StringInfo why,
+                       const char* column) {
+  Acl* acl = DatumGetAclP(acl_datum);
+  const AclItem* items = ACL_DAT(acl);
+  for (int i = 0; i < ACL_NUM(acl); ++i) {
+    if ((ACLITEM_GET_PRIVS(items[i]) & modes) == 0) continue;
+    if (trusted_grantee(items[i].ai_grantee, owner)) continue;
+    const char* who = items[i].ai_grantee == ACL_ID_PUBLIC
+                          ? "PUBLIC"
+                          : GetUserNameFromId(items[i].ai_grantee, true);
+    if (who == nullptr) who = "a dropped role";
+    if (column != nullptr)
+      appendStringInfo(why, "%s%s may write its column %s", why->len ? "; " : "", who, column);
+    else
+      appendStringInfo(why, "%s%s may write it", why->len ? "; " : "", who);
+  }
+}
+
+// Why qxt_lookups cannot be trusted ("" when it can), and checks the
+// caller's right to read it first (42501 with a HINT, before any query).
+void check_table(Oid relid, StringInfo why) {
+  const AclMode read = ACL_SELECT;
+  if (pg_class_aclcheck(relid, GetUserId(), read) != ACLCHECK_OK &&
+      pg_attribute_aclcheck_all(relid, GetUserId(), read, ACLMASK_ALL) != ACLCHECK_OK) {
+    const char* role = GetUserNameFromId(GetUserId(), false);
+    ereport(ERROR,
+            (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+             errmsg("permission denied to answer from qxt_lookups (qxt.cache_max_age is set)"),
+             errdetail("Answering from the cache reads table qxt_lookups with the caller's "
+                       "privileges; role \"%s\" may not read it.",
+                       role),
+             errhint("GRANT SELECT ON qxt_lookups TO %s, or RESET qxt.cache_max_age to look "
+                     "numbers up live.",
+                     quote_identifier(role))));
+  }
+
+  HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+  if (!HeapTupleIsValid(tup)) elog(ERROR, "cache lookup failed for relation %u", relid);
+  Form_pg_class cls = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup));
+  const Oid owner = cls->relowner;
+  const bool has_triggers = cls->relhastriggers;
+  if (cls->relkind != RELKIND_RELATION)
+    appendStringInfoString(why, "it is not a plain table");
+  if (!superuser_arg(owner)) {
+    const char* who = GetUserNameFromId(owner, true);
+    appendStringInfo(why, "%sit belongs to role \"%s\", not a superuser", why->len ? "; " : "",
+                     who ? who : "?");
+  }
+  bool isnull;
+  Datum acl = SysCacheGetAttr(RELOID, tup, Anum_pg_class_relacl, &isnull);
+  if (!isnull) untrusted_writers(acl, owner, kWriteModes, why, nullptr);
+  ReleaseSysCache(tup);
+
+  // Column privileges (GRANT INSERT (col) / UPDATE (col)).
+  for (AttrNumber att = 1;; ++att) {
+    HeapTuple at = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(att));
+    if (!HeapTupleIsValid(at)) break;
+    Form_pg_attribute a = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(at));
+    if (!a->attisdropped) {
+      Datum cacl = SysCacheGetAttr(ATTNUM, at, Anum_pg_attribute_attacl, &isnull);
+      if (!isnull)
+        untrusted_writers(cacl, owner, ACL_INSERT | ACL_UPDATE, why, NameStr(a->attname));
+    }
+    ReleaseSysCache(at);
+  }
+
+  // User triggers (internal ones, e.g. of a foreign key, cannot change rows).
+  if (has_triggers) {
+    Relation tg = table_open(TriggerRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(relid));
+    SysScanDesc scan = systable_beginscan(tg, TriggerRelidNameIndexId, true, nullptr, 1, &key);
+    HeapTuple t;
+    while (HeapTupleIsValid(t = systable_getnext(scan))) {
+      Form_pg_trigger f = reinterpret_cast<Form_pg_trigger>(GETSTRUCT(t));
+      if (f->tgisinternal) continue;
+      appendStringInfo(why, "%sit has trigger \"%s\"", why->len ? "; " : "", NameStr(f->tgname));
+    }
+    systable_endscan(scan);
+    table_close(tg, AccessShareLock);
+  }
+}
+
+// One WARNING per statement and kind.
+struct Warned {
+  QxtStatement st{0, 0};
+  bool valid = false;
+};
+Warned g_warned_untrusted;
+Warned g_warned_invalid;
+
+bool first_in_statement(Warned& w) {
+  QxtStatement st = qxt_current_statement();
+  if (w.valid && w.st.start == st.start && w.st.lxid == st.lxid) return false;
+  w.st = st;
+  w.valid = true;
+  return true;
+}
+
+// The per-number codes the vendor sends and qxt_refresh stores.
+bool stored_code(int32 code) { return code == 0 || code == -2 || code == -3 || code == -4; }
+
+constexpr int kNcols = 7;
+const Oid kColTypes[kNcols] = {TEXTOID, INT4OID, INT2OID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+
+const char* copy_utf8(MemoryContext cxt, text* tx) {
+  int len = VARSIZE_ANY_EXHDR(tx);
+  char* utf8 = pg_server_to_any(VARDATA_ANY(tx), len, PG_UTF8);
+  return MemoryContextStrdup(cxt, utf8 == VARDATA_ANY(tx) ? pnstrdup(utf8, len) : utf8);
+}
+
+}  // namespace
+
+const char* qxt_extension_schema(void) {
+  const char* name = get_namespace_name(extension_namespace());
+  if (name == nullptr)
+    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
+                    errmsg("the schema of extension qxt_portability does not exist")));
+  return quote_identifier(name);
 }
 
 int qxt_cache_fetch(const uint64* keys, int n, int max_age_s, QxtCachedRow** out) {
@@ -33,55 +203,118 @@ int qxt_cache_fetch(const uint64* keys, int n, int max_age_s, QxtCachedRow** out
     elems[m++] = PointerGetDatum(cstring_to_text_with_len(digits, qxt::kMobileDigits));
   }
   if (m == 0) return 0;
+
+  const Oid nsp = extension_namespace();
+  const Oid relid = get_relname_relid("qxt_lookups", nsp);
+  if (!OidIsValid(relid))
+    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                    errmsg("table qxt_lookups of extension qxt_portability does not exist")));
+  StringInfoData why;
+  initStringInfo(&why);
+  check_table(relid, &why);
+  if (why.len > 0) {
+    if (first_in_statement(g_warned_untrusted))
+      ereport(WARNING,
+              (errmsg("qxt_lookups is not trusted: answering live instead of from the cache"),
+               errdetail("A cached answer is served to every caller as the vendor's; %s.", why.data),
+               errhint("Only qxt_refresh should write qxt_lookups, as its owner (a superuser): "
+                       "revoke INSERT, UPDATE and TRIGGER from other roles and drop user "
+                       "triggers, or RESET qxt.cache_max_age.")));
+    return 0;
+  }
+
   ArrayType* arr = construct_array(elems, m, TEXTOID, -1, false, TYPALIGN_INT);
+  // Rows looked up at or after this moment are young enough.
+  const TimestampTz now = GetCurrentTimestamp();
+  const TimestampTz cutoff =
+      GetCurrentTransactionStartTimestamp() - static_cast<int64>(max_age_s) * USECS_PER_SEC;
 
   MemoryContext caller = CurrentMemoryContext;
   if (SPI_connect() != SPI_OK_CONNECT)
     ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("qxt: SPI_connect failed")));
-  const char* schema = qxt_extension_schema();
   StringInfoData q;
   initStringInfo(&q);
   appendStringInfo(&q,
-                   "SELECT mobile, code, res, area, init_isp, now_isp FROM %s.qxt_lookups "
-                   "WHERE mobile = ANY($1) AND looked_up_at >= now() - make_interval(secs => $2)",
-                   schema);
-  Oid types[2] = {TEXTARRAYOID, INT4OID};
-  Datum values[2] = {PointerGetDatum(arr), Int32GetDatum(max_age_s)};
-  int rc = SPI_execute_with_args(q.data, 2, types, values, nullptr, true, 0);
+                   "SELECT mobile, code, res, area, init_isp, now_isp, looked_up_at "
+                   "FROM ONLY %s.qxt_lookups "
+                   "WHERE mobile OPERATOR(pg_catalog.=) ANY ($1) "
+                   "AND looked_up_at OPERATOR(pg_catalog.>=) $2",
+                   quote_identifier(get_namespace_name(nsp)));
+  Oid types[2] = {TEXTARRAYOID, TIMESTAMPTZOID};
+  Datum values[2] = {PointerGetDatum(arr), TimestampTzGetDatum(cutoff)};
+  int rc = qxt_spi_execute(q.data, true, 0, 2, types, values, nullptr);
   if (rc != SPI_OK_SELECT)
     ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
                     errmsg("qxt: reading qxt_lookups failed (SPI code %d)", rc)));
+  TupleDesc td = SPI_tuptable->tupdesc;
+  bool shape_ok = td->natts == kNcols;
+  for (int c = 0; shape_ok && c < kNcols; ++c)
+    shape_ok = SPI_gettypeid(td, c + 1) == kColTypes[c];
+  if (!shape_ok) {
+    SPI_finish();
+    if (first_in_statement(g_warned_untrusted))
+      ereport(WARNING,
+              (errmsg("qxt_lookups is not trusted: answering live instead of from the cache"),
+               errdetail("Its columns do not have the types this version of the extension "
+                         "writes.")));
+    return 0;
+  }
 
-  // Copy the rows out (strings as UTF-8, like the vendor's) before SPI_finish.
-  int rows = static_cast<int>(SPI_processed);
+  // Copy the rows that pass every check out (strings as UTF-8, like the
+  // vendor's) before SPI_finish.
+  const int rows = static_cast<int>(SPI_processed);
   QxtCachedRow* res = static_cast<QxtCachedRow*>(
       MemoryContextAllocExtended(caller, sizeof(QxtCachedRow) * (rows + 1), MCXT_ALLOC_HUGE));
-  TupleDesc td = SPI_tuptable->tupdesc;
+  int kept = 0;
+  long refused = 0;
   for (int i = 0; i < rows; ++i) {
     HeapTuple t = SPI_tuptable->vals[i];
-    bool isnull;
-    text* mob = DatumGetTextPP(SPI_getbinval(t, td, 1, &isnull));
-    res[i].key = qxt::mobile_to_key(
-        std::string_view(VARDATA_ANY(mob), static_cast<std::size_t>(VARSIZE_ANY_EXHDR(mob))));
-    res[i].code = static_cast<int16>(DatumGetInt32(SPI_getbinval(t, td, 2, &isnull)));
-    Datum r = SPI_getbinval(t, td, 3, &isnull);
-    res[i].res = isnull ? -1 : DatumGetInt16(r);
-    const char** strs[3] = {&res[i].area, &res[i].init_isp, &res[i].now_isp};
-    for (int f = 0; f < 3; ++f) {
-      Datum d = SPI_getbinval(t, td, 4 + f, &isnull);
-      if (isnull) {
-        *strs[f] = "";
-        continue;
-      }
-      text* tx = DatumGetTextPP(d);
-      int len = VARSIZE_ANY_EXHDR(tx);
-      char* utf8 = pg_server_to_any(VARDATA_ANY(tx), len, PG_UTF8);
-      *strs[f] = MemoryContextStrdup(caller, utf8 == VARDATA_ANY(tx) ? pnstrdup(utf8, len) : utf8);
+    bool isnull[kNcols];
+    Datum v[kNcols];
+    for (int c = 0; c < kNcols; ++c) v[c] = SPI_getbinval(t, td, c + 1, &isnull[c]);
+    bool ok = !isnull[0] && !isnull[1] && !isnull[6];
+    uint64 key = 0;
+    if (ok) {
+      // The number: exactly its own normalised form.
+      text* mob = DatumGetTextPP(v[0]);
+      std::string_view sv(VARDATA_ANY(mob), static_cast<std::size_t>(VARSIZE_ANY_EXHDR(mob)));
+      char digits[qxt::kMobileDigits];
+      ok = sv.size() == qxt::kMobileDigits && qxt::normalize_mobile(sv, digits) &&
+           std::memcmp(digits, sv.data(), qxt::kMobileDigits) == 0;
+      if (ok) key = qxt::mobile_to_key(sv);
     }
+    const int32 code = ok ? DatumGetInt32(v[1]) : 1;
+    ok = ok && stored_code(code) && DatumGetTimestampTz(v[6]) <= now;
+    if (ok && code == 0) {
+      const int16 r = isnull[2] ? -1 : DatumGetInt16(v[2]);
+      ok = (r == 0 || r == 1 || r == 3);
+      for (int c = 3; ok && c < 6; ++c) ok = !isnull[c] && VARSIZE_ANY_EXHDR(DatumGetTextPP(v[c])) > 0;
+    } else if (ok) {
+      for (int c = 2; ok && c < 6; ++c) ok = isnull[c];
+    }
+    if (!ok) {
+      ++refused;
+      continue;
+    }
+    QxtCachedRow& row = res[kept++];
+    row.key = key;
+    row.code = code;
+    row.res = code == 0 ? DatumGetInt16(v[2]) : -1;
+    row.area = code == 0 ? copy_utf8(caller, DatumGetTextPP(v[3])) : "";
+    row.init_isp = code == 0 ? copy_utf8(caller, DatumGetTextPP(v[4])) : "";
+    row.now_isp = code == 0 ? copy_utf8(caller, DatumGetTextPP(v[5])) : "";
   }
   SPI_finish();
+  if (refused > 0 && first_in_statement(g_warned_invalid))
+    ereport(WARNING,
+            (errmsg("qxt_lookups holds %ld row(s) that cannot be the vendor's answers; those "
+                    "numbers were looked up live",
+                    refused),
+             errdetail("A row is served only with a per-number code (0, -2, -3 or -4), a time "
+                       "not in the future, and the answer's fields for code 0 (none "
+                       "otherwise).")));
   *out = res;
-  return rows;
+  return kept;
 }
 
 qxt::BatchJob::Known qxt_known_answers(const qxt::StatementMemo* memo,
@@ -96,7 +329,8 @@ qxt::BatchJob::Known qxt_known_answers(const qxt::StatementMemo* memo,
     auto it = index.find(key);
     if (it == index.end()) return false;
     const QxtCachedRow* r = it->second;
-    out.code = r->code;
+    // Codes were validated (0, -2, -3, -4) in qxt_cache_fetch.
+    out.code = static_cast<std::int16_t>(r->code);
     out.res = r->res;
     out.area = r->area;
     out.init_isp = r->init_isp;

@@ -3,7 +3,6 @@
 
 namespace {
 
-char* g_apikey = nullptr;
 char* g_base_url = nullptr;
 char* g_ca_file = nullptr;
 char* g_proxy = nullptr;
@@ -16,32 +15,6 @@ bool g_tls_verify = true;
 bool g_reuse_connections = true;
 int g_progress_interval_ms = 5000;
 int g_cache_max_age_s = -1;
-
-// Role and database settings are readable by every user (pg_roles.rolconfig,
-// pg_db_role_setting), so the key may never come from one: refuse it when
-// ALTER ROLE / ALTER DATABASE (or a function's SET clause) validates it
-// (PGC_S_TEST), and refuse to apply a value stored there anyway by a session
-// where the library was not loaded.
-bool check_apikey(char** newval, void** extra, GucSource source) {
-  if (*newval == nullptr || (*newval)[0] == '\0') return true;
-  switch (source) {
-    case PGC_S_TEST:
-    case PGC_S_DATABASE:
-    case PGC_S_USER:
-    case PGC_S_DATABASE_USER:
-      GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
-      GUC_check_errmsg("qxt.apikey cannot be stored as a role, database or function setting");
-      GUC_check_errdetail(
-          "Such settings are visible to every user in pg_roles.rolconfig, "
-          "pg_db_role_setting or pg_proc.proconfig.");
-      GUC_check_errhint(
-          "Use ALTER SYSTEM SET qxt.apikey = '...' followed by SELECT pg_reload_conf(), "
-          "or set it in postgresql.conf.");
-      return false;
-    default:
-      return true;
-  }
-}
 
 bool check_base_url(char** newval, void** extra, GucSource source) {
   const char* v = *newval;
@@ -62,11 +35,7 @@ bool check_base_url(char** newval, void** extra, GucSource source) {
 }  // namespace
 
 void qxt_guc_init(void) {
-  DefineCustomStringVariable(
-      "qxt.apikey", "API key of the QXT vendor account.",
-      "Set it with ALTER SYSTEM or in postgresql.conf; never in a role or database setting.",
-      &g_apikey, "", PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,
-      check_apikey, nullptr, nullptr);
+  qxt_apikey_guc_init();  // qxt.apikey and qxt.apikey_file (apikey.cpp)
   DefineCustomStringVariable(
       "qxt.base_url", "Base URL of the QXT API; /carrier, /carrier_batch and /balance are appended.",
       nullptr, &g_base_url, "https://isp.qxt800.com", PGC_SUSET, 0, check_base_url, nullptr,
@@ -118,7 +87,11 @@ void qxt_guc_init(void) {
 
 QxtGucSnapshot qxt_guc_snapshot(void) {
   QxtGucSnapshot g;
-  g.apikey = g_apikey ? g_apikey : "";
+  // The key in use (apikey.cpp); raises when it is misconfigured.  Every
+  // entry point takes a snapshot before its core call, so this is also
+  // where the backend's teardown is registered (session.cpp).
+  g.apikey = qxt_apikey();
+  qxt_session_attach();
   g.base_url = g_base_url ? g_base_url : "";
   g.ca_file = g_ca_file ? g_ca_file : "";
   g.proxy = g_proxy ? g_proxy : "";

@@ -8,6 +8,9 @@ void _PG_init(void);
 
 void _PG_init(void) {
   qxt_guc_init();
-  qxt_session_init();
   qxt_statement_init();
+  // Installed last, so its ProcessUtility hook is the outermost of ours: it
+  // must see (and mask or refuse) a statement holding the key before any
+  // other hook does.
+  qxt_utility_guard_init();
 }

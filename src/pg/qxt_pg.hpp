@@ -24,6 +24,28 @@ QxtGucSnapshot qxt_guc_snapshot(void);
 // Fills a core Settings from a snapshot (C++ only; call inside the boundary).
 void qxt_fill_settings(const QxtGucSnapshot& g, qxt::Settings& s);
 
+/* in apikey.cpp */
+// Defines qxt.apikey and qxt.apikey_file (from qxt_guc_init).
+void qxt_apikey_guc_init(void);
+// PostgreSQL part: the vendor key actually in use, "" when none is set (the
+// core then raises 28000).  Read from qxt.apikey_file when that is set (read
+// again whenever the file changes).  Raises F0000 when both settings are
+// set, when the key file is missing, not the server user's own, open to
+// group or others, or not one line of key, and when qxt.apikey comes from a
+// configuration file while the library was not loaded at server or session
+// start.  The returned string stays valid until the next call.
+const char* qxt_apikey(void);
+
+/* in utility_guard.cpp */
+// Installs the ProcessUtility hook that refuses statements storing the key
+// where others read it and masks SET qxt.apikey, and the emit_log_hook
+// masking a reload's "parameter changed" line (from _PG_init).
+void qxt_utility_guard_init(void);
+// Masks every occurrence of `value` in the statement text pg_stat_activity
+// shows for this backend (used by qxt.apikey's check hook for SET and
+// set_config()).  Never raises.
+void qxt_mask_activity_value(const char* value);
+
 /* in boundary.cpp */
 // A failure copied out of C++ into plain storage, so nothing C++ is alive
 // (and no catch handler is active) when PostgreSQL raises it.
@@ -73,21 +95,26 @@ int qxt_spi_execute(const char* sql, bool read_only, long tcount, int nargs = 0,
                     Oid* types = nullptr, Datum* values = nullptr, const char* nulls = nullptr);
 
 /* in cache.cpp */
-// The extension's schema, quoted for SQL (SPI must be connected).
+// The extension's schema, quoted for SQL (read from pg_extension, no SQL).
 const char* qxt_extension_schema(void);
-// A row of qxt_lookups young enough to answer from (plain data; strings are
-// NUL-terminated UTF-8, "" when NULL).
+// A row of qxt_lookups young enough to answer from, and checked to be one
+// the vendor can have sent (plain data; strings are NUL-terminated UTF-8,
+// "" when NULL).
 struct QxtCachedRow {
   uint64_t key;
-  int16_t code;
+  int32_t code;  // 0, -2, -3 or -4
   int16_t res;
   const char* area;
   const char* init_isp;
   const char* now_isp;
 };
 // PostgreSQL part: the rows of qxt_lookups for `keys` (0 entries ignored)
-// looked up at most max_age_s seconds ago; none when max_age_s < 0.
-// Returns the count and a palloc'd array in *out.
+// looked up at most max_age_s seconds ago; none when max_age_s < 0.  Raises
+// 42501 (with a HINT) when the caller may not read the table.  Returns none,
+// with one WARNING per statement, when the table is not trusted (owner not a
+// superuser, write grants to other roles, user triggers); rows that fail
+// validation are left out (one WARNING per statement).  Returns the count
+// and a palloc'd array in *out.
 int qxt_cache_fetch(const uint64* keys, int n, int max_age_s, QxtCachedRow** out);
 // C++ part: a BatchJob::Known answering from this statement's memo first,
 // then from the cached rows.
@@ -112,7 +139,10 @@ QxtStatement qxt_current_statement(void);
 qxt::StatementMemo& qxt_memo_for(const QxtStatement& st, const qxt::Settings& s);
 
 /* in session.cpp */
-void qxt_session_init(void);  // from _PG_init: registers the exit hook
+// PostgreSQL part: registers this backend's exit hook (tearing the client
+// down) once per process.  Called by qxt_guc_snapshot(), which every entry
+// point calls before its core call.
+void qxt_session_attach(void);
 // The backend's client (connection pool), created on first use and torn
 // down at backend exit.  C++ only: call inside qxt_run_core.
 qxt::Client& qxt_session_client(void);

@@ -1,23 +1,42 @@
 // Per-backend state: the client and its connection pool, created on first
 // use and torn down at backend exit.
+//
+// The exit hook is registered by the backend itself, the first time it
+// prepares a core call (qxt_session_attach), never in _PG_init: with
+// shared_preload_libraries, _PG_init runs in the postmaster, and a forked
+// backend starts with the postmaster's exit hooks dropped
+// (on_exit_reset()), so a hook registered there would never run in a
+// backend.
 #include "qxt_pg.hpp"
 
 namespace {
 
 qxt::Client* g_client = nullptr;
 qxt::StatementMemo* g_memo = nullptr;
+int g_attached_pid = 0;  // the process whose exit hook is registered
 
 void destroy_client(int, Datum) {
   qxt::Client* c = g_client;
   qxt::StatementMemo* m = g_memo;
   g_client = nullptr;
   g_memo = nullptr;
+  const bool had_client = c != nullptr;
+  long opened = -1;
+  bool ok = true;
   try {
+    if (c != nullptr) opened = c->pool().connections_opened();
     delete m;
     delete c;
   } catch (...) {
-    // Nothing can be reported at backend exit.
+    ok = false;  // reported below, outside the handler
   }
+  // Observable teardown (tests read it with log_min_messages = debug1).
+  if (had_client)
+    elog(DEBUG1, "qxt_portability: closed the vendor client at backend exit%s (%ld connection(s) "
+                 "opened by this backend)",
+         ok ? "" : " (with an error)", opened);
+  else
+    elog(DEBUG1, "qxt_portability: backend exit, no vendor client was open");
 }
 
 // The connection pool's descriptors count in PostgreSQL's budget of
@@ -27,7 +46,11 @@ void release_external_fd() { ReleaseExternalFD(); }
 
 }  // namespace
 
-void qxt_session_init(void) { on_proc_exit(destroy_client, 0); }
+void qxt_session_attach(void) {
+  if (g_attached_pid == MyProcPid) return;
+  on_proc_exit(destroy_client, 0);
+  g_attached_pid = MyProcPid;
+}
 
 qxt::Client& qxt_session_client(void) {
   if (g_client == nullptr)

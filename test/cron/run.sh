@@ -24,9 +24,12 @@ KEY=cronrecipe0000000000000000000001
 psql -X -q -v ON_ERROR_STOP=1 -d postgres <<SQL
 CREATE EXTENSION pg_cron;
 CREATE EXTENSION qxt_portability;
--- The key and URL the way the README says: ALTER SYSTEM, library loaded first.
+-- The key and URL the way the README says: the key in a file of the
+-- server OS user, mode 0600 (written here by the server itself, umask 077),
+-- named by qxt.apikey_file; ALTER SYSTEM, library loaded first.
+COPY (SELECT '"'"'$KEY'"'"') TO PROGRAM '"'"'cat > qxt_cron.key'"'"';
 LOAD '"'"'qxt_portability'"'"';
-ALTER SYSTEM SET qxt.apikey = '"'"'$KEY'"'"';
+ALTER SYSTEM SET qxt.apikey_file = '"'"'qxt_cron.key'"'"';
 ALTER SYSTEM SET qxt.base_url = '"'"'$QXT_EMU_URL'"'"';
 SELECT pg_reload_conf();
 CREATE TABLE customers (id int PRIMARY KEY, phone text, carrier text, ported boolean,
