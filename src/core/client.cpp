@@ -253,8 +253,19 @@ BalanceRecord Client::balance(const Settings& s, CancelCheck cancel) {
 }
 
 void Client::batch(const Settings& s, BatchJob& job, CancelCheck cancel) {
+  CancelPolicy policy;
+  policy.cancel = cancel;
+  batch(s, job, policy, nullptr);
+}
+
+void Client::batch(const Settings& s, BatchJob& job, const CancelPolicy& policy,
+                   BatchCancelReport* report) {
+  BatchCancelReport local;
+  BatchCancelReport& rep = report != nullptr ? *report : local;
+  rep = BatchCancelReport();
   if (job.to_send() == 0) return;  // nothing to send: no key needed either
   require_key(s);
+  DrainReport drain;  // the pool fills it; drain.cancelled: we are draining
   std::optional<Error> failure;
   auto make = [&](std::size_t chunk) {
     return HttpRequest{endpoint_path(Endpoint::CarrierBatch),
@@ -269,8 +280,12 @@ void Client::batch(const Settings& s, BatchJob& job, CancelCheck cancel) {
     return Verdict::Stop;
   };
   auto on_result = [&](std::size_t chunk, Transfer& t, bool final_attempt) {
+    // During a drain, every request that ends is one that was in flight at
+    // the cancel: count what became of it.
+    const bool drained = drain.cancelled;
     TransferVerdict tv;
     if (!classify_transfer(t, Endpoint::CarrierBatch, s.http, tv)) {
+      if (drained) ++(tv.retry ? rep.refused : rep.unanswered);
       if (tv.retry && !final_attempt) return Verdict::Retry;
       return fail(tv.error);
     }
@@ -280,8 +295,10 @@ void Client::batch(const Settings& s, BatchJob& job, CancelCheck cancel) {
     try {
       r = parse_or_explain(parse_batch, t, s.http, Endpoint::CarrierBatch);
     } catch (const QxtError& e) {
+      if (drained) ++rep.unanswered;
       return fail(e.error());
     }
+    if (drained) ++(is_retryable_vendor_code(r.request_code) ? rep.refused : rep.answered);
     if (r.request_code != 0) {
       if (is_retryable_vendor_code(r.request_code) && !final_attempt) return Verdict::Retry;
       return fail(vendor_error(Endpoint::CarrierBatch, r.request_code, r.request_reason));
@@ -304,7 +321,15 @@ void Client::batch(const Settings& s, BatchJob& job, CancelCheck cancel) {
     }
     return v;
   };
-  RunStatus st = pool_.run(s.http, job.chunks(), make, on_result, cancel);
+  RunStatus st = pool_.run(s.http, job.chunks(), make, on_result, policy, &drain);
+  if (drain.cancelled) {
+    rep.cancelled = true;
+    rep.in_flight = drain.in_flight;
+    rep.unanswered += drain.abandoned;
+    rep.dropped = drain.dropped;
+    rep.urgent = drain.urgent;
+    rep.drain_ms = drain.drain_ms_used;
+  }
   if (st == RunStatus::Cancelled) throw_cancelled();
   if (failure) throw QxtError(*failure);
 }

@@ -44,6 +44,22 @@ struct TransferVerdict {
 bool classify_transfer(const Transfer& t, Endpoint ep, const HttpConfig& cfg,
                        TransferVerdict& out);
 
+// What became of the requests in flight when a batch was cancelled.  With
+// a drain (CancelPolicy::drain_ms > 0) the requests already sent are waited
+// for: in_flight == answered + refused + unanswered.
+struct BatchCancelReport {
+  bool cancelled = false;
+  std::size_t in_flight = 0;   // requests already sent when the cancel came
+  std::size_t answered = 0;    // ... answered by the vendor; every element recorded
+  std::size_t refused = 0;     // ... refused in a way that charges nothing (429, 503, -8)
+  std::size_t unanswered = 0;  // ... without an answer (abandoned at the drain's
+                               // deadline, timed out, lost, unreadable): the
+                               // vendor may have charged them
+  std::size_t dropped = 0;     // not sent yet when the cancel came: dropped, not charged
+  bool urgent = false;         // CancelPolicy::urgent cut the drain short
+  long drain_ms = 0;           // from the cancel to the end
+};
+
 class Client {
  public:
   // `budget` counts every descriptor of the connection pool (see
@@ -66,6 +82,11 @@ class Client {
   // and are recorded, and the failure is then thrown (an account-level one
   // in preference to any other).
   void batch(const Settings& s, BatchJob& job, CancelCheck cancel);
+  // The same, with a cancel policy: a drain (CancelPolicy) records the
+  // answers of the requests in flight at the cancel before ErrorKind::
+  // Cancelled is thrown.  `report` (may be null) is filled in either way.
+  void batch(const Settings& s, BatchJob& job, const CancelPolicy& policy,
+             BatchCancelReport* report);
 
   HttpPool& pool() { return pool_; }
 

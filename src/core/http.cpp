@@ -326,6 +326,7 @@ struct HttpPool::Impl : PoolState {
   void ensure_slots(std::size_t n);
   void start(Slot* s, const HttpConfig& cfg, std::size_t index, int attempt, HttpRequest req);
   void finish(Slot* s, CURLcode rc);
+  void abandon(Slot* s);
   void abandon_all();
 };
 
@@ -484,16 +485,17 @@ void HttpPool::Impl::finish(Slot* s, CURLcode rc) {
   s->busy = false;
 }
 
+void HttpPool::Impl::abandon(Slot* s) {
+  if (!s->busy) return;
+  // Removing an unfinished transfer closes its connection, so a half-read
+  // answer is never mistaken for the next one.
+  curl_multi_remove_handle(multi, s->easy);
+  s->release_reservation();
+  s->busy = false;
+}
+
 void HttpPool::Impl::abandon_all() {
-  for (Slot* s : slots) {
-    if (s->busy) {
-      // Removing an unfinished transfer closes its connection, so a
-      // half-read answer is never mistaken for the next one.
-      curl_multi_remove_handle(multi, s->easy);
-      s->release_reservation();
-      s->busy = false;
-    }
-  }
+  for (Slot* s : slots) abandon(s);
   reconcile();
 }
 
@@ -507,7 +509,19 @@ RunStatus HttpPool::run(const HttpConfig& cfg, std::size_t n,
                         const std::function<HttpRequest(std::size_t)>& make,
                         const std::function<Verdict(std::size_t, Transfer&, bool)>& on_result,
                         CancelCheck cancel) {
+  CancelPolicy policy;
+  policy.cancel = cancel;
+  return run(cfg, n, make, on_result, policy, nullptr);
+}
+
+RunStatus HttpPool::run(const HttpConfig& cfg, std::size_t n,
+                        const std::function<HttpRequest(std::size_t)>& make,
+                        const std::function<Verdict(std::size_t, Transfer&, bool)>& on_result,
+                        const CancelPolicy& policy, DrainReport* report) {
   Impl& m = *impl_;
+  DrainReport local;
+  DrainReport& rep = report != nullptr ? *report : local;
+  rep = DrainReport();
   const std::size_t width = static_cast<std::size_t>(std::max(1, cfg.concurrency));
   m.ensure_slots(width);
 
@@ -524,11 +538,52 @@ RunStatus HttpPool::run(const HttpConfig& cfg, std::size_t n,
   std::deque<PendingRetry> retries;
   std::size_t next = 0;
   bool stopping = false;
+  bool draining = false;
+  Clock::time_point cancelled_at, deadline;
+  auto ms_since = [](Clock::time_point t) {
+    return static_cast<long>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count());
+  };
 
   for (;;) {
-    if (cancel != nullptr && cancel()) {
-      m.abandon_all();
-      return RunStatus::Cancelled;
+    if (!draining && policy.cancel != nullptr && policy.cancel()) {
+      rep.cancelled = true;
+      cancelled_at = Clock::now();
+      // What is in flight: sent (the vendor may have it) or not yet.
+      for (std::size_t i = 0; i < width; ++i) {
+        Slot* s = m.slots[i];
+        if (!s->busy) continue;
+        if (s->prereq_calls > 0) {
+          ++rep.in_flight;
+        } else {
+          ++rep.dropped;
+          m.abandon(s);  // nothing of it went out
+        }
+      }
+      if (policy.drain_ms <= 0 || rep.in_flight == 0) {
+        rep.abandoned = rep.in_flight;
+        m.abandon_all();
+        return RunStatus::Cancelled;
+      }
+      // Drain: start nothing more; wait for what was sent.
+      draining = true;
+      stopping = true;
+      retries.clear();
+      deadline = cancelled_at + std::chrono::milliseconds(policy.drain_ms);
+    }
+    if (draining) {
+      auto now = Clock::now();
+      if (!rep.urgent && policy.urgent != nullptr && policy.urgent()) {
+        rep.urgent = true;
+        deadline = std::min(deadline, now + std::chrono::milliseconds(std::max(0L, policy.urgent_ms)));
+      }
+      if (now >= deadline) {
+        for (Slot* s : m.slots)
+          if (s->busy) ++rep.abandoned;
+        m.abandon_all();
+        rep.drain_ms_used = ms_since(cancelled_at);
+        return RunStatus::Cancelled;
+      }
     }
 
     // Fill free slots: due retries first, then new requests in order.
@@ -551,8 +606,13 @@ RunStatus HttpPool::run(const HttpConfig& cfg, std::size_t n,
         ++active;
       }
     }
-    if (active == 0 && (stopping || (retries.empty() && next >= n)))
+    if (active == 0 && (stopping || (retries.empty() && next >= n))) {
+      if (draining) {
+        rep.drain_ms_used = ms_since(cancelled_at);
+        return RunStatus::Cancelled;
+      }
       return stopping ? RunStatus::Stopped : RunStatus::Completed;
+    }
 
     int running = 0;
     CURLMcode mc;
@@ -573,6 +633,7 @@ RunStatus HttpPool::run(const HttpConfig& cfg, std::size_t n,
       Slot* s = static_cast<Slot*>(priv);
       CURLcode rc = msg->data.result;
       m.finish(s, rc);
+      if (draining) ++rep.finished;
       bool final_attempt = s->attempt >= cfg.max_retries;
       Verdict v = on_result(s->index, s->transfer, final_attempt);
       if (v == Verdict::Retry && !final_attempt && !stopping) {

@@ -118,6 +118,42 @@ using CancelCheck = bool (*)();
 
 enum class RunStatus { Completed, Stopped, Cancelled };
 
+// What a cancel does to the requests in flight.
+//
+// By default (drain_ms == 0) a cancel abandons every transfer at once: the
+// right choice when the caller's work rolls back anyway and a fast cancel
+// matters more.
+//
+// With drain_ms > 0 (drain mode), a cancel stops the run from *starting*
+// anything: no further request, no retry.  A request not sent yet (still
+// resolving or connecting) is dropped at once, since nothing of it went
+// out.  The requests already sent run on until they end, each delivered
+// to on_result as usual, but for at most drain_ms after the cancel; those
+// still unfinished then are abandoned.  The cancel check is not looked at
+// again: a second cancel never extends the drain.  `urgent` (optional) is
+// polled while draining, and from the cancel on: once it is true, the
+// drain ends at most urgent_ms after that moment (never later than it
+// would have anyway), e.g. for a process that was told to terminate.
+struct CancelPolicy {
+  CancelCheck cancel = nullptr;
+  long drain_ms = 0;
+  CancelCheck urgent = nullptr;
+  long urgent_ms = 0;
+};
+
+// What a cancel found and did (filled by HttpPool::run when given one).
+// The fields are written while the run goes on, so on_result can tell
+// whether it is called during a drain.
+struct DrainReport {
+  bool cancelled = false;      // a cancel was seen
+  bool urgent = false;         // the urgent check cut the drain short
+  std::size_t in_flight = 0;   // requests already sent at the cancel (drained)
+  std::size_t dropped = 0;     // requests not sent yet at the cancel, dropped
+  std::size_t finished = 0;    // drained requests that ended before the deadline
+  std::size_t abandoned = 0;   // drained requests still unfinished at the deadline
+  long drain_ms_used = 0;      // from the cancel to the end of the run
+};
+
 class HttpPool {
  public:
   // Throws QxtError(ResourceExhausted) when the budget refuses the multi
@@ -136,6 +172,12 @@ class HttpPool {
                 const std::function<HttpRequest(std::size_t)>& make,
                 const std::function<Verdict(std::size_t, Transfer&, bool)>& on_result,
                 CancelCheck cancel);
+  // The same, with a cancel policy (see CancelPolicy: abandon at once, or
+  // drain); `report` (may be null) says what a cancel found and did.
+  RunStatus run(const HttpConfig& cfg, std::size_t n,
+                const std::function<HttpRequest(std::size_t)>& make,
+                const std::function<Verdict(std::size_t, Transfer&, bool)>& on_result,
+                const CancelPolicy& policy, DrainReport* report = nullptr);
 
   // Sockets opened since this pool was created (for tests/benchmarks).
   long connections_opened() const;
