@@ -53,7 +53,7 @@ END $$;
 -- The newest run, as whoever calls it sees it.
 CREATE VIEW newest_run AS
 SELECT p.state, split_part(p.message, ';', 1) AS reason,
-       p.message LIKE '%window in flight%' AS window_abandoned,
+       p.message LIKE '%abandoned%' AS in_flight_abandoned,
        p.done, p.paid, p.finished_at IS NOT NULL AS finished
 FROM qxt_refresh_progress p ORDER BY p.run_id DESC LIMIT 1;
 GRANT SELECT ON newest_run TO qxt_regress_watcher;
@@ -104,6 +104,9 @@ SET SESSION AUTHORIZATION qxt_regress_watcher;
 SELECT state, reason, done >= 200 AS kept, finished FROM newest_run;
 RESET SESSION AUTHORIZATION;
 SELECT done = (SELECT count(*) FROM qxt_lookups) AS all_answers_kept FROM newest_run;
+-- The requests in flight at the cancel were waited for: every answer the
+-- vendor charged is in qxt_lookups.
+\! psql -X -At -d contrib_regression -c "SELECT count(*) FROM qxt_lookups WHERE code = 0" >results/bg_cancel.kept; test/emulator/emuctl stats regress_st_cancel_00000000000001 | python3 -c 'import json,sys; s=json.load(sys.stdin); kept=int(open("results/bg_cancel.kept").read()); print("charged == kept:", s["charged"] == kept, "| in flight now:", s["in_flight"])'
 
 -- ---------------------------------------------------------------------------
 -- cancelled by statement_timeout, told apart from a cancel.
@@ -117,6 +120,9 @@ SET SESSION AUTHORIZATION qxt_regress_watcher;
 SELECT state, reason, done > 0 AS kept, finished FROM newest_run;
 RESET SESSION AUTHORIZATION;
 SELECT done = (SELECT count(*) FROM qxt_lookups) AS all_answers_kept FROM newest_run;
+-- The requests in flight at the timeout were waited for: every answer the
+-- vendor charged is in qxt_lookups.
+\! psql -X -At -d contrib_regression -c "SELECT count(*) FROM qxt_lookups WHERE code = 0" >results/bg_timeout.kept; test/emulator/emuctl stats regress_st_timeout_0000000000001 | python3 -c 'import json,sys; s=json.load(sys.stdin); kept=int(open("results/bg_timeout.kept").read()); print("charged == kept:", s["charged"] == kept, "| in flight now:", s["in_flight"])'
 
 -- ---------------------------------------------------------------------------
 -- cancelled by a terminate (pg_terminate_backend; a fast shutdown sends the
@@ -132,6 +138,9 @@ SET SESSION AUTHORIZATION qxt_regress_watcher;
 SELECT state, reason, done >= 200 AS kept, finished FROM newest_run;
 RESET SESSION AUTHORIZATION;
 SELECT done = (SELECT count(*) FROM qxt_lookups) AS all_answers_kept FROM newest_run;
+-- The requests in flight at the terminate were waited for: every answer the
+-- vendor charged is in qxt_lookups.
+\! psql -X -At -d contrib_regression -c "SELECT count(*) FROM qxt_lookups WHERE code = 0" >results/bg_terminate.kept; test/emulator/emuctl stats regress_st_terminate_00000000001 | python3 -c 'import json,sys; s=json.load(sys.stdin); kept=int(open("results/bg_terminate.kept").read()); print("charged == kept:", s["charged"] == kept, "| in flight now:", s["in_flight"])'
 
 -- ---------------------------------------------------------------------------
 -- interrupted: the client went away (psql killed).  The run stops within
@@ -166,7 +175,7 @@ SELECT pg_cancel_backend(pid) FROM qxt_refresh_runs WHERE state = 'running';
 SELECT wait_ended();
 COMMIT;
 SET SESSION AUTHORIZATION qxt_regress_watcher;
-SELECT state, reason, window_abandoned, done, finished FROM newest_run;
+SELECT state, reason, in_flight_abandoned, done, finished FROM newest_run;
 RESET SESSION AUTHORIZATION;
 -- ... a statement_timeout ...
 BEGIN;
@@ -176,7 +185,7 @@ SELECT wait_blocked();
 SELECT wait_ended();
 COMMIT;
 SET SESSION AUTHORIZATION qxt_regress_watcher;
-SELECT state, reason, window_abandoned, done, finished FROM newest_run;
+SELECT state, reason, in_flight_abandoned, done, finished FROM newest_run;
 RESET SESSION AUTHORIZATION;
 -- ... and a terminate.
 BEGIN;
@@ -187,7 +196,7 @@ SELECT pg_terminate_backend(pid) FROM qxt_refresh_runs WHERE state = 'running';
 SELECT wait_ended();
 COMMIT;
 SET SESSION AUTHORIZATION qxt_regress_watcher;
-SELECT state, reason, window_abandoned, done, finished FROM newest_run;
+SELECT state, reason, in_flight_abandoned, done, finished FROM newest_run;
 RESET SESSION AUTHORIZATION;
 \! test/emulator/emuctl sent regress_st_locked_00000000000001
 

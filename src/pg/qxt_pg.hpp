@@ -151,6 +151,8 @@ qxt::StatementMemo& qxt_session_memo(void);
 // The cancel check handed to the core: reads PostgreSQL's interrupt flags,
 // never raises.
 bool qxt_cancel_requested(void);
+// Whether the pending interrupt is a terminate (ProcDiePending); never raises.
+bool qxt_terminate_requested(void);
 // PostgreSQL part, before anything is sent: raises 22P05 when the database
 // encoding cannot hold the vendor's Chinese text (it would fail only after
 // the lookups were paid for).  UTF8 and SQL_ASCII always can.

@@ -68,8 +68,10 @@ const char* const kMsgClientGone =
     "interrupted: the client disconnected; nothing was sent after that";
 const char* const kMsgTerminated =
     "cancelled by a terminate (pg_terminate_backend or a server shutdown)";
-const char* const kMsgAbandoned =
-    "; the requests of the window in flight were abandoned (the vendor may have charged them)";
+// A terminate drains the requests in flight for at most this long (or
+// qxt.timeout_ms when shorter): PostgreSQL expects a terminated backend to
+// go soon, and the vendor answers a batch of 1000 in about 1.5 s.
+constexpr long kTerminateDrainMs = 2000;
 
 // Counters of one run (plain data).
 struct RunCounts {
@@ -94,7 +96,7 @@ struct Run {
   Interval* max_age = nullptr;   // NULL: nothing is fresh
   RunCounts c;
   Phase phase = Phase::Prepare;
-  bool abandoned = false;        // a window in flight was abandoned by a cancel
+  char drain_note[256] = {0};    // what a cancel did to the requests in flight
   TimestampTz started = 0;
   MemoryContext cxt = nullptr;   // survives the commits of the run
   int64 last_key = 0;            // keyset position in the to-do set
@@ -106,7 +108,7 @@ struct Run {
 // runs after the transaction and its memory are gone).
 struct ActiveRun {
   bool active = false;
-  bool abandoned = false;
+  char drain_note[256] = {0};
   int64 run_id = 0;
   Oid owner = InvalidOid;
   char schema[2 * NAMEDATALEN + 3] = {0};
@@ -280,7 +282,7 @@ void record_error(Run& r, const ErrorData* e) {
     } else {
       why = e->message;
     }
-    record_final(r, "cancelled", r.abandoned ? psprintf("%s%s", why, kMsgAbandoned) : why);
+    record_final(r, "cancelled", psprintf("%s%s", why, r.drain_note));
   } else {
     record_final(r, "failed", e->message);
   }
@@ -365,6 +367,44 @@ void give_back(const PendingInterrupts& p) {
   if (p.cancel || p.die) InterruptPending = true;
 }
 
+// What a cancel did to the requests in flight, for the run's message ("" when
+// none was in flight).
+void note_drain(char* out, std::size_t cap, const qxt::BatchCancelReport& d) {
+  out[0] = '\0';
+  if (!d.cancelled || d.in_flight == 0) return;
+  const bool one = d.in_flight == 1;
+  const char* all = one ? "the request" : psprintf("the %zu requests", d.in_flight);
+  if (d.answered == d.in_flight) {
+    snprintf(out, cap, "; %s in flight %s waited for and %s answers kept", all,
+             one ? "was" : "were", one ? "its" : "their");
+    return;
+  }
+  if (d.unanswered == d.in_flight) {
+    snprintf(out, cap,
+             "; %s in flight got no answer and %s abandoned (the vendor may have charged %s)",
+             all, one ? "was" : "were", one ? "it" : "them");
+    return;
+  }
+  // Some of each: what became of them, zero parts left out.
+  StringInfoData b;
+  initStringInfo(&b);
+  appendStringInfo(&b, "; of the %zu request%s in flight:", d.in_flight, one ? "" : "s");
+  const char* sep = " ";
+  if (d.answered > 0) {
+    appendStringInfo(&b, "%s%zu answered and kept", sep, d.answered);
+    sep = ", ";
+  }
+  if (d.refused > 0) {
+    appendStringInfo(&b, "%s%zu refused by the vendor (not charged)", sep, d.refused);
+    sep = ", ";
+  }
+  if (d.unanswered > 0)
+    appendStringInfo(&b, "%s%zu abandoned without an answer (the vendor may have charged %s)",
+                     sep, d.unanswered, d.unanswered == 1 ? "it" : "them");
+  strlcpy(out, b.data, cap);
+  pfree(b.data);
+}
+
 // Backend exit while a run is active (FATAL: a terminate, a lost client, or
 // another fatal error).  PostgreSQL's RemoveTempRelationsCallback shows the
 // pattern: abort whatever is left, then a transaction of our own.
@@ -377,8 +417,7 @@ void refresh_at_exit(int code, Datum arg) {
           sizeof message);
   if (pgStatSessionEndCause == DISCONNECT_KILLED) {
     state = "cancelled";
-    snprintf(message, sizeof message, "%s%s", kMsgTerminated,
-             g_active.abandoned ? kMsgAbandoned : "");
+    snprintf(message, sizeof message, "%s%s", kMsgTerminated, g_active.drain_note);
   } else if (ClientConnectionLost) {
     strlcpy(message, kMsgClientGone, sizeof message);
   }
@@ -878,7 +917,7 @@ void refresh_body(Run& r) {
   SPI_commit();
   // From here on, the run exists: every way out records how it ended.
   g_active.active = true;
-  g_active.abandoned = false;
+  g_active.drain_note[0] = '\0';
   g_active.run_id = r.run_id;
   g_active.owner = r.owner;
   strlcpy(g_active.schema, r.schema, sizeof g_active.schema);
@@ -916,13 +955,25 @@ void refresh_body(Run& r) {
     cb->func = [](void* arg) { delete static_cast<qxt::BatchJob*>(arg); };
     MemoryContextRegisterResetCallback(jobcxt, cb);
 
+    // A cancel (or statement_timeout, or terminate) drains the requests
+    // in flight: none is started after it, those already sent are waited
+    // for (at most qxt.timeout_ms after it; a terminate, at most
+    // kTerminateDrainMs), and their answers are stored below like any
+    // other.  Abandoning them would lose answers the vendor charges, and
+    // the rerun would pay for them again.
     QxtFailure failure;
+    qxt::BatchCancelReport drain;  // plain data
     qxt_run_core(&failure, [&] {
       qxt::Settings s;
       qxt_fill_settings(g, s);
       auto* job = new qxt::BatchJob(w.keys, static_cast<std::size_t>(w.n), s.batch_size);
       cb->arg = job;
-      qxt_session_client().batch(s, *job, qxt_cancel_requested);
+      qxt::CancelPolicy policy;
+      policy.cancel = qxt_cancel_requested;
+      policy.drain_ms = g.timeout_ms;
+      policy.urgent = qxt_terminate_requested;
+      policy.urgent_ms = std::min<long>(g.timeout_ms, kTerminateDrainMs);
+      qxt_session_client().batch(s, *job, policy, &drain);
     });
 
     // Keep what was answered, even when the window failed or was cancelled:
@@ -931,8 +982,8 @@ void refresh_body(Run& r) {
     HOLD_INTERRUPTS();
     Store st{static_cast<const qxt::BatchJob*>(cb->arg), &w, &failure, r.c};
     if (failure.cancelled) {
-      r.abandoned = true;
-      g_active.abandoned = true;
+      note_drain(r.drain_note, sizeof r.drain_note, drain);
+      strlcpy(g_active.drain_note, r.drain_note, sizeof g_active.drain_note);
     }
     PendingInterrupts pending;
     for (int attempt = 1;; ++attempt) {
@@ -958,6 +1009,22 @@ void refresh_body(Run& r) {
       g_active.active = false;
     }
     give_back(pending);
+    // Still holding interrupts: a WARNING ends with CHECK_FOR_INTERRUPTS,
+    // which would raise the cancel here, outside any phase.
+    if (failure.cancelled && drain.unanswered > 0) {
+      const bool one = drain.unanswered == 1;
+      const char* which =
+          drain.unanswered == drain.in_flight
+              ? (one ? "the request" : psprintf("the %zu requests", drain.in_flight))
+              : psprintf("%zu of the %zu requests", drain.unanswered, drain.in_flight);
+      ereport(WARNING,
+              (errmsg("qxt_refresh: %s in flight at the cancel got no answer and %s abandoned; "
+                      "the vendor may have charged %s",
+                      which, one ? "was" : "were", one ? "it" : "them"),
+               errdetail("The numbers of the abandoned request%s have no row in qxt_lookups; "
+                         "the next run asks for them again.",
+                         one ? "" : "s")));
+    }
     MemoryContextSwitchTo(r.cxt);
     MemoryContextReset(windowcxt);  // deletes the job too
     RESUME_INTERRUPTS();

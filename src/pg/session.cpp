@@ -105,3 +105,5 @@ void qxt_require_vendor_encoding(void) {
 bool qxt_cancel_requested(void) {
   return InterruptPending && (QueryCancelPending || ProcDiePending);
 }
+
+bool qxt_terminate_requested(void) { return InterruptPending && ProcDiePending; }
