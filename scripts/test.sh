@@ -8,6 +8,8 @@
 #   emulator  the emulator's own unittest suite
 #   preload   pg_regress in clusters with shared_preload_libraries
 #   attack    a database owner's search_path attack on every entry point
+#   money     every cost scenario under every emulator model (test/money):
+#             payments per number, resume, cancel, lost answers
 #   fuzz      a short libFuzzer run of every test/fuzz/fuzz_*.cpp target
 #   repo      the repository itself (scripts/check-repo.py --self-test):
 #             META.json, run bits, no outside paths, debian/control
@@ -36,7 +38,7 @@ while [ $# -gt 0 ]; do
         --quick) QUICK=1 ;;
         --only) shift; ONLY=",${1:-},"; [ -n "${1:-}" ] || { echo "--only needs a list" >&2; exit 2; } ;;
         --only=*) ONLY=",${1#--only=}," ;;
-        -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown option: $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -359,12 +361,21 @@ run_attack() {
     run_script_suite attack "" test/attack/run.sh
 }
 
+# 10. money: every cost scenario under every model of the emulator; the
+# per-model table of payments per distinct number is shown here too
+run_money() {
+    say "money: cost scenarios under the emulator's 12 models (about 2 minutes; log: build/logs/money.log)"
+    run_script_suite money "12 models" test/money/run.sh
+    sed -n '/^Payments per distinct number/,/^$/p' "$LOGDIR/money.log" >&2
+}
+
 wanted repo && run_repo
 wanted unit && run_unit
 wanted sanitize && run_sanitize
 wanted regress && run_regress
 wanted preload && run_preload
 wanted attack && run_attack
+wanted money && run_money
 wanted emulator && run_emulator_tests
 wanted cron && run_cron
 SKIPPED_FUZZ=0
