@@ -50,11 +50,21 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
 EMU = os.environ.get("QXT_EMU_URL", "")
 DB = "qxt_money"
+# Scenarios run in WORKERS threads, each on a database of its own (one
+# qxt_refresh per database at a time, and qxt_lookups is per database);
+# most of a scenario's time is spent waiting for the emulator.
+WORKERS = 2
+_local = threading.local()
+
+
+def current_db():
+    return getattr(_local, "db", DB)
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 ACCOUNT_CODES = ("envelope", "elements")
@@ -105,8 +115,8 @@ def prepare_key(key, model, balance):
 # psql
 # ---------------------------------------------------------------------------
 
-def psql_args(db=DB):
-    return ["psql", "-X", "-q", "-At", "-d", db, "-v", "VERBOSITY=verbose"]
+def psql_args():
+    return ["psql", "-X", "-q", "-At", "-d", current_db(), "-v", "VERBOSITY=verbose"]
 
 
 def session(key, fault="", batch_size=None, concurrency=None, extra=()):
@@ -254,9 +264,9 @@ CANCEL_NUMBERS = numbers("151", 1000, 50)
 LOST_NUMBERS = numbers("152", 400, 30)
 
 
-def setup_database():
-    subprocess.run(["dropdb", "--if-exists", DB], check=True, capture_output=True)
-    subprocess.run(["createdb", DB], check=True, capture_output=True)
+def setup_database(db):
+    subprocess.run(["dropdb", "--if-exists", db], check=True, capture_output=True)
+    subprocess.run(["createdb", db], check=True, capture_output=True)
 
     def values(ns):
         return ",".join("('%s')" % n for n in ns)
@@ -280,9 +290,9 @@ FROM generate_series(1, 12) g;
 CREATE TABLE trap_phones (phone text);
 INSERT INTO trap_phones VALUES ('13933330001'), ('13933330002'), ('139 3333 0003'),
   ('13933330004'), ('+86 13933330001');
-""" % {"db": DB, "emu": EMU, "resume": values(RESUME_NUMBERS),
+""" % {"db": db, "emu": EMU, "resume": values(RESUME_NUMBERS),
        "cancel": values(CANCEL_NUMBERS), "lost": values(LOST_NUMBERS)}
-    r = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", DB],
+    r = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db],
                        input=script, text=True, capture_output=True)
     if r.returncode != 0:
         raise RuntimeError("setup failed:\n" + r.stderr)
@@ -508,15 +518,23 @@ def main():
     scenarios = [s for s in SCENARIOS if not args.scenarios or s in args.scenarios.split(",")]
     if not models or not scenarios:
         sys.exit("no model or scenario selected")
-    setup_database()
+    dbs = ["%s_%d" % (DB, w) for w in range(WORKERS)]
+    for db in dbs:
+        setup_database(db)
 
-    passed = failed = 0
+    todo = [(mi, model, scen) for mi, model in enumerate(MODELS) if model in models
+            for scen in scenarios]
     table = {}
+    lock = threading.Lock()
     started = time.monotonic()
-    for mi, model in enumerate(MODELS):
-        if model not in models:
-            continue
-        for scen in scenarios:
+
+    def worker(w):
+        _local.db = dbs[w]
+        # Whole models to each worker, so each model's table row comes from
+        # one database.
+        for mi, model, scen in todo:
+            if mi % WORKERS != w % WORKERS:
+                continue
             key = fresh_key(scen, mi)
             t0 = time.monotonic()
             try:
@@ -527,15 +545,21 @@ def main():
             counts = [charged.get(n, 0) for n in nums]
             cell = (max(counts) if counts else 0,
                     sum(counts) / len(counts) if counts else 0.0, not check.problems)
-            table[(model, scen)] = cell
-            ok = not check.problems
-            passed += ok
-            failed += not ok
-            print("%-4s %-26s %-16s max %d mean %.3f  (%.1f s)"
-                  % ("ok" if ok else "FAIL", model_name(model), scen, cell[0], cell[1],
-                     time.monotonic() - t0), flush=True)
-            for p in check.problems:
-                print("       - " + p, flush=True)
+            with lock:
+                table[(model, scen)] = cell
+                print("%-4s %-26s %-16s max %d mean %.3f  (%.1f s)"
+                      % ("ok" if cell[2] else "FAIL", model_name(model), scen, cell[0], cell[1],
+                         time.monotonic() - t0), flush=True)
+                for p in check.problems:
+                    print("       - " + p, flush=True)
+
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(WORKERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    passed = sum(1 for c in table.values() if c[2])
+    failed = len(todo) - passed  # a scenario that left no cell failed too
 
     print()
     print("Payments per distinct number, max/mean over each scenario's numbers "
