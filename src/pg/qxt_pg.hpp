@@ -88,14 +88,22 @@ inline void qxt_run_core(QxtFailure* f, Body&& body) noexcept {
 Datum qxt_vendor_text(const char* utf8, std::size_t len);
 
 /* in spi.cpp */
+// Installs the ExecutorStart hook that checks the relations of our own
+// statements (from _PG_init).
+void qxt_spi_init(void);
 // SPI_execute / SPI_execute_with_args (nargs > 0) for the extension's own
-// statements, with search_path fixed to "pg_catalog, pg_temp" while it runs.
-// SPI must be connected.  Returns SPI's result code.
+// statements, with search_path fixed to "pg_catalog, pg_temp" while it runs,
+// and refused (42501) if its plan uses a relation outside the extension's
+// schema, pg_catalog and this session's temporary schema (the extension's
+// schema renamed and its name taken).  SPI must be connected.  Returns SPI's
+// result code.
 int qxt_spi_execute(const char* sql, bool read_only, long tcount, int nargs = 0,
                     Oid* types = nullptr, Datum* values = nullptr, const char* nulls = nullptr);
 
 /* in cache.cpp */
-// The extension's schema, quoted for SQL (read from pg_extension, no SQL).
+// The extension's schema (read from pg_extension, no SQL): its OID, and its
+// name quoted for SQL.
+Oid qxt_extension_namespace(void);
 const char* qxt_extension_schema(void);
 // A row of qxt_lookups young enough to answer from, and checked to be one
 // the vendor can have sent (plain data; strings are NUL-terminated UTF-8,
