@@ -44,6 +44,8 @@ struct TransferVerdict {
 bool classify_transfer(const Transfer& t, Endpoint ep, const HttpConfig& cfg,
                        TransferVerdict& out);
 
+class KeyMask;  // client.cpp
+
 class Client {
  public:
   // `budget` counts every descriptor of the connection pool (see
@@ -70,6 +72,14 @@ class Client {
   HttpPool& pool() { return pool_; }
 
  private:
+  // The calls themselves; the public ones mask the key in every error
+  // (client.cpp, KeyMask).
+  CarrierRecord carrier_masked(const Settings& s, const KeyMask& mask,
+                               std::string_view mobile, CancelCheck cancel);
+  BalanceRecord balance_masked(const Settings& s, const KeyMask& mask, CancelCheck cancel);
+  void batch_masked(const Settings& s, const KeyMask& mask, BatchJob& job,
+                    CancelCheck cancel);
+
   HttpPool pool_;
 };
 
