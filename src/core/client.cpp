@@ -93,8 +93,9 @@ void require_key(const Settings& s) {
   if (s.apikey.empty())
     throw QxtError(make_error(
         ErrorKind::NoApiKey, "qxt.apikey is not set", "No request was sent.",
-        "A superuser sets the vendor key with ALTER SYSTEM SET qxt.apikey = '...' "
-        "followed by SELECT pg_reload_conf(); see the README's Security section."));
+        "A superuser sets qxt.apikey_file to a file holding the key (ALTER SYSTEM "
+        "SET qxt.apikey_file = '...', then SELECT pg_reload_conf()); see the "
+        "README's Security section."));
 }
 
 // Parses with the endpoint's parser, turning a parse failure into a
