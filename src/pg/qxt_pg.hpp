@@ -41,10 +41,12 @@ const char* qxt_apikey(void);
 // where others read it and masks SET qxt.apikey, and the emit_log_hook
 // masking a reload's "parameter changed" line (from _PG_init).
 void qxt_utility_guard_init(void);
-// Masks every occurrence of `value` in the statement text pg_stat_activity
-// shows for this backend (used by qxt.apikey's check hook for SET and
-// set_config()).  Never raises.
-void qxt_mask_activity_value(const char* value);
+// For qxt.apikey's check hook (SET and set_config() in a session): masks
+// every occurrence of `value` in the statement text pg_stat_activity shows
+// for this backend and in the texts our utility hook handed down (which
+// pg_stat_statements may keep).  Raises 55000 inside a utility
+// statement whose text a library wrapping our hook has seen unmasked.
+void qxt_guard_key_value(const char* value);
 
 /* in boundary.cpp */
 // A failure copied out of C++ into plain storage, so nothing C++ is alive
