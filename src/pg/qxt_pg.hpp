@@ -44,7 +44,8 @@ void qxt_utility_guard_init(void);
 // For qxt.apikey's check hook (SET and set_config() in a session): masks
 // every occurrence of `value` in the statement text pg_stat_activity shows
 // for this backend and in the texts our utility hook handed down (which
-// pg_stat_statements may keep).  Raises 55000 inside a utility
+// pg_stat_statements may keep), and keeps the current statement text out
+// of the server log's STATEMENT lines.  Raises 55000 inside a utility
 // statement whose text a library wrapping our hook has seen unmasked.
 void qxt_guard_key_value(const char* value);
 

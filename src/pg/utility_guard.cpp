@@ -29,6 +29,11 @@
 //    already: then setting the key inside a utility statement is refused
 //    (55000), as SET is.  A plain SELECT set_config() at top level stays
 //    allowed: pg_stat_statements replaces its constants.
+//  - The server log writes a failing statement's text (STATEMENT: with
+//    log_min_error_statement, by default for every ERROR).  Once a key was
+//    set by the current statement text, errors reported while that text is
+//    the current one are logged without it (and without CONTEXT, which may
+//    quote one of its statements).
 // Every refusal is raised with errhidestmt and without any CONTEXT, so
 // log_min_error_statement does not write the refused statement (key
 // included) into the server log, and no PL/pgSQL CONTEXT line quotes it, to
@@ -49,6 +54,7 @@ extern "C" {
 #include "utils/backend_status.h"
 #include "utils/elog.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 }
 
 namespace {
@@ -92,6 +98,16 @@ char* handed_copy(const char* query) {
     return g_message_copy;
   }
   return pstrdup(query);
+}
+
+// The statement text (debug_query_string) that set a key, and when: errors
+// reported while it is still the current text are logged without it.
+const char* g_key_text = nullptr;
+TimestampTz g_key_text_start = 0;
+
+void note_key_in_text(void) {
+  g_key_text = debug_query_string;
+  g_key_text_start = GetCurrentStatementStartTimestamp();
 }
 
 constexpr char kKeyName[] = "qxt.apikey";
@@ -385,6 +401,7 @@ void guard_utility(PlannedStmt* pstmt, const char* queryString, bool readOnlyTre
     Masked m = mask_values(queryString, in.sets);
     mask_activity(queryString, m);
     mask_literals_handed(m);
+    note_key_in_text();
     text = m.text;
     if (in.use != Use::Set || !outermost) refuse(in);
   } else if (outermost && queryString != nullptr) {
@@ -425,6 +442,13 @@ const char* find_key_name(const char* s) {
 // "%s"` with the raw value.  Mask that value in place (no allocation while
 // an error is being reported).
 void guard_log(ErrorData* edata) {
+  // A statement text that set a key is not written as STATEMENT.
+  // (nor the CONTEXT, which may quote a statement of it)
+  if (edata != nullptr && g_key_text != nullptr && debug_query_string == g_key_text &&
+      GetCurrentStatementStartTimestamp() == g_key_text_start) {
+    edata->hide_stmt = true;
+    edata->hide_ctx = true;
+  }
   if (edata != nullptr && edata->message != nullptr && edata->message_id != nullptr &&
       std::strcmp(edata->message_id, "parameter \"%s\" changed to \"%s\"") == 0) {
     const char* name = find_key_name(edata->message);
@@ -456,6 +480,7 @@ void qxt_utility_guard_init(void) {
 void qxt_guard_key_value(const char* value) {
   if (value == nullptr || value[0] == '\0') return;
   mask_handed(value);
+  note_key_in_text();
   char* shown = current_activity();
   if (shown != nullptr && mask_occurrences(shown, value, std::strlen(value)))
     report_activity(shown);
