@@ -208,6 +208,23 @@ SELECT length(pg_read_file(:'logfile', :log_start, 10000000)) > 1000 AS debug5_w
                                              'ERROR:  qxt\.apikey cannot be', 'g')) AS refusals_logged,
        qxt_regress_has_key(pg_read_file(:'logfile', :log_start, 10000000)) AS key_in_log;
 
+-- A failing statement's text goes to the server log (STATEMENT:, with the
+-- default log_min_error_statement for every ERROR), and PL/pgSQL's CONTEXT
+-- may quote one of its statements: neither is written for a text that set
+-- the key (a SET followed by an error in the same string, set_config() in a
+-- DO block that fails later, an EXECUTEd string).
+SELECT (pg_stat_file(:'logfile')).size AS log_start \gset
+\set VERBOSITY terse
+SET qxt.apikey = 'regress_security_000000000000004' \; SELECT qxt_carrier('not a number');
+DO $$ BEGIN PERFORM set_config('qxt.apikey', 'regress_security_000000000000004', false); PERFORM 1/0; END $$;
+DO $$ BEGIN EXECUTE 'SET qxt.apikey = ''regress_security_000000000000004''; SELECT 1/0'; END $$;
+\set VERBOSITY default
+RESET qxt.apikey;
+SELECT pg_sleep(0.2);
+SELECT (SELECT count(*) FROM regexp_matches(pg_read_file(:'logfile', :log_start, 10000000),
+                                             'ERROR:  (division by zero|"not a number")', 'g')) AS errors_logged,
+       qxt_regress_has_key(pg_read_file(:'logfile', :log_start, 10000000)) AS key_in_log;
+
 -- A non-superuser cannot change where the key is sent, nor weaken TLS,
 -- nor point the extension at another key ...
 SET SESSION AUTHORIZATION qxt_regress_analyst;

@@ -1,11 +1,51 @@
 #include "client.hpp"
 
+#include <algorithm>
 #include <optional>
+#include <vector>
 
 #include "normalize.hpp"
 #include "request.hpp"
 
 namespace qxt {
+
+// The key, masked in whatever comes back.  A server that echoes the request
+// (a proxy's or load balancer's error page, a wrong qxt.base_url, a vendor
+// quoting the key it refuses) would otherwise put the key into an error's
+// DETAIL (the vendor's reason, an excerpt of a body that is not JSON),
+// which reaches every role allowed to call the functions and the server
+// log, or into an answer's fields.  So every form the key was sent in (as
+// the content of a JSON string, form-encoded, as it is) is overwritten
+// with '*' (same length) in each response body before it is parsed, and in
+// the texts of every error before it leaves the client.  Keys shorter than
+// kMinMaskedKey are left alone: the vendor's keys have 32 characters
+// (shorter ones are refused with code 1), and masking a few characters
+// everywhere would garble answers.
+constexpr std::size_t kMinMaskedKey = 8;
+
+class KeyMask {
+ public:
+  explicit KeyMask(const std::string& key) {
+    if (key.size() < kMinMaskedKey) return;
+    for (std::string f : {json_escaped(key), form_escaped(key), key})
+      if (std::find(forms_.begin(), forms_.end(), f) == forms_.end()) forms_.push_back(std::move(f));
+  }
+  void apply(std::string& text) const {
+    for (const std::string& f : forms_)
+      for (std::size_t p = text.find(f); p != std::string::npos; p = text.find(f, p + f.size()))
+        text.replace(p, f.size(), f.size(), '*');
+  }
+  QxtError apply(const QxtError& e) const {
+    Error err = e.error();
+    apply(err.message);
+    apply(err.detail);
+    apply(err.hint);
+    return QxtError(err);
+  }
+
+ private:
+  std::vector<std::string> forms_;
+};
 
 namespace {
 
@@ -24,11 +64,13 @@ std::string where(const HttpConfig& cfg, Endpoint ep) {
 // true when done, false to retry (vendor -8), filling `failure` when the
 // retry budget is spent.
 template <typename Accept>
-void run_one(HttpPool& pool, const Settings& s, Endpoint ep, std::string body,
-             const char* content_type, CancelCheck cancel, Accept accept) {
+void run_one(HttpPool& pool, const Settings& s, const KeyMask& mask, Endpoint ep,
+             std::string body, const char* content_type, CancelCheck cancel, Accept accept) {
   std::optional<Error> failure;
   auto make = [&](std::size_t) { return HttpRequest{endpoint_path(ep), body, content_type}; };
   auto on_result = [&](std::size_t, Transfer& t, bool final_attempt) {
+    mask.apply(t.body);
+    mask.apply(t.content_type);
     TransferVerdict tv;
     if (!classify_transfer(t, ep, s.http, tv)) {
       if (tv.retry && !final_attempt) return Verdict::Retry;
@@ -51,8 +93,9 @@ void require_key(const Settings& s) {
   if (s.apikey.empty())
     throw QxtError(make_error(
         ErrorKind::NoApiKey, "qxt.apikey is not set", "No request was sent.",
-        "A superuser sets the vendor key with ALTER SYSTEM SET qxt.apikey = '...' "
-        "followed by SELECT pg_reload_conf(); see the README's Security section."));
+        "A superuser sets qxt.apikey_file to a file holding the key (ALTER SYSTEM "
+        "SET qxt.apikey_file = '...', then SELECT pg_reload_conf()); see the "
+        "README's Security section."));
 }
 
 // Parses with the endpoint's parser, turning a parse failure into a
@@ -207,8 +250,18 @@ bool classify_transfer(const Transfer& t, Endpoint ep, const HttpConfig& cfg,
 
 CarrierRecord Client::carrier(const Settings& s, std::string_view mobile, CancelCheck cancel) {
   require_key(s);
+  const KeyMask mask(s.apikey);
+  try {
+    return carrier_masked(s, mask, mobile, cancel);
+  } catch (const QxtError& e) {
+    throw mask.apply(e);
+  }
+}
+
+CarrierRecord Client::carrier_masked(const Settings& s, const KeyMask& mask,
+                                     std::string_view mobile, CancelCheck cancel) {
   CarrierRecord result;
-  run_one(pool_, s, Endpoint::Carrier, form_body(s.apikey, mobile), kForm, cancel,
+  run_one(pool_, s, mask, Endpoint::Carrier, form_body(s.apikey, mobile), kForm, cancel,
           [&](const Transfer& t, Error& err, bool& retry) {
             CarrierRecord r = parse_or_explain(parse_carrier, t, s.http, Endpoint::Carrier);
             if (r.code != 0) {
@@ -237,8 +290,17 @@ CarrierRecord Client::carrier(const Settings& s, std::string_view mobile, Cancel
 
 BalanceRecord Client::balance(const Settings& s, CancelCheck cancel) {
   require_key(s);
+  const KeyMask mask(s.apikey);
+  try {
+    return balance_masked(s, mask, cancel);
+  } catch (const QxtError& e) {
+    throw mask.apply(e);
+  }
+}
+
+BalanceRecord Client::balance_masked(const Settings& s, const KeyMask& mask, CancelCheck cancel) {
   BalanceRecord result;
-  run_one(pool_, s, Endpoint::Balance, form_body(s.apikey, {}), kForm, cancel,
+  run_one(pool_, s, mask, Endpoint::Balance, form_body(s.apikey, {}), kForm, cancel,
           [&](const Transfer& t, Error& err, bool& retry) {
             BalanceRecord r = parse_or_explain(parse_balance, t, s.http, Endpoint::Balance);
             if (r.code != 0) {
@@ -265,6 +327,16 @@ void Client::batch(const Settings& s, BatchJob& job, const CancelPolicy& policy,
   rep = BatchCancelReport();
   if (job.to_send() == 0) return;  // nothing to send: no key needed either
   require_key(s);
+  const KeyMask mask(s.apikey);
+  try {
+    batch_masked(s, mask, job, policy, rep);
+  } catch (const QxtError& e) {
+    throw mask.apply(e);
+  }
+}
+
+void Client::batch_masked(const Settings& s, const KeyMask& mask, BatchJob& job,
+                          const CancelPolicy& policy, BatchCancelReport& rep) {
   DrainReport drain;  // the pool fills it; drain.cancelled: we are draining
   std::optional<Error> failure;
   auto make = [&](std::size_t chunk) {
@@ -280,6 +352,8 @@ void Client::batch(const Settings& s, BatchJob& job, const CancelPolicy& policy,
     return Verdict::Stop;
   };
   auto on_result = [&](std::size_t chunk, Transfer& t, bool final_attempt) {
+    mask.apply(t.body);
+    mask.apply(t.content_type);
     // During a drain, every request that ends is one that was in flight at
     // the cancel: count what became of it.
     const bool drained = drain.cancelled;

@@ -60,6 +60,8 @@ struct BatchCancelReport {
   long drain_ms = 0;           // from the cancel to the end
 };
 
+class KeyMask;  // client.cpp
+
 class Client {
  public:
   // `budget` counts every descriptor of the connection pool (see
@@ -91,6 +93,14 @@ class Client {
   HttpPool& pool() { return pool_; }
 
  private:
+  // The calls themselves; the public ones mask the key in every error
+  // (client.cpp, KeyMask).
+  CarrierRecord carrier_masked(const Settings& s, const KeyMask& mask,
+                               std::string_view mobile, CancelCheck cancel);
+  BalanceRecord balance_masked(const Settings& s, const KeyMask& mask, CancelCheck cancel);
+  void batch_masked(const Settings& s, const KeyMask& mask, BatchJob& job,
+                    const CancelPolicy& policy, BatchCancelReport& rep);
+
   HttpPool pool_;
 };
 

@@ -109,14 +109,15 @@ Error vendor_error_text(Endpoint ep, int code, std::string_view reason,
                         "the vendor rejected the request: a parameter is missing "
                         "or has the wrong length",
                         detail,
-                        "Check that qxt.apikey holds the full 32-character key "
-                        "issued by the vendor (numbers are checked before they "
-                        "are sent).");
+                        "Check that the key (qxt.apikey_file or qxt.apikey) is the "
+                        "full 32-character key issued by the vendor (numbers are "
+                        "checked before they are sent).");
     case -1:
       return make_error(ErrorKind::KeyRejected, "the vendor rejected the API key",
                         detail,
-                        "Check qxt.apikey: it must be the key of an account at the "
-                        "vendor (a superuser sets it with ALTER SYSTEM).");
+                        "Check the key (qxt.apikey_file or qxt.apikey): it must be "
+                        "the key of an account at the vendor (see the README's "
+                        "Security section).");
     case -2:
     case -3:
       return make_error(ErrorKind::InvalidNumber,

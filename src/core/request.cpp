@@ -40,6 +40,18 @@ void append_json_escaped(std::string& out, std::string_view s) {
 
 }  // namespace
 
+std::string form_escaped(std::string_view s) {
+  std::string out;
+  append_form_escaped(out, s);
+  return out;
+}
+
+std::string json_escaped(std::string_view s) {
+  std::string out;
+  append_json_escaped(out, s);
+  return out;
+}
+
 std::string form_body(std::string_view apikey, std::string_view mobile) {
   std::string out;
   out.reserve(16 + apikey.size() * 3 + mobile.size());

@@ -71,8 +71,9 @@ const char* show_apikey(void) {
 // (PGC_S_TEST; utility_guard.cpp refuses these statements first, this is the
 // backstop), and refuse to apply a value stored there anyway by a session
 // where the library was not loaded.  A session's own SET (or set_config())
-// is allowed for superusers; the statement text is masked in
-// pg_stat_activity (qxt_mask_activity_value).
+// is allowed for superusers; the value is masked in pg_stat_activity and
+// in the statement texts pg_stat_statements may keep, or refused where it
+// cannot be (qxt_guard_key_value).
 bool check_apikey(char** newval, void** extra, GucSource source) {
   if (*newval == nullptr || (*newval)[0] == '\0') return true;
   switch (source) {
@@ -91,7 +92,7 @@ bool check_apikey(char** newval, void** extra, GucSource source) {
           "then SELECT pg_reload_conf()).");
       return false;
     case PGC_S_SESSION:
-      qxt_mask_activity_value(*newval);
+      qxt_guard_key_value(*newval);
       return true;
     default:
       return true;

@@ -181,6 +181,8 @@ const char* copy_utf8(MemoryContext cxt, text* tx) {
 
 }  // namespace
 
+Oid qxt_extension_namespace(void) { return extension_namespace(); }
+
 const char* qxt_extension_schema(void) {
   const char* name = get_namespace_name(extension_namespace());
   if (name == nullptr)

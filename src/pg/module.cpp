@@ -9,6 +9,7 @@ void _PG_init(void);
 void _PG_init(void) {
   qxt_guc_init();
   qxt_statement_init();
+  qxt_spi_init();
   // Installed last, so its ProcessUtility hook is the outermost of ours: it
   // must see (and mask or refuse) a statement holding the key before any
   // other hook does.

@@ -41,10 +41,13 @@ const char* qxt_apikey(void);
 // where others read it and masks SET qxt.apikey, and the emit_log_hook
 // masking a reload's "parameter changed" line (from _PG_init).
 void qxt_utility_guard_init(void);
-// Masks every occurrence of `value` in the statement text pg_stat_activity
-// shows for this backend (used by qxt.apikey's check hook for SET and
-// set_config()).  Never raises.
-void qxt_mask_activity_value(const char* value);
+// For qxt.apikey's check hook (SET and set_config() in a session): masks
+// every occurrence of `value` in the statement text pg_stat_activity shows
+// for this backend and in the texts our utility hook handed down (which
+// pg_stat_statements may keep), and keeps the current statement text out
+// of the server log's STATEMENT lines.  Raises 55000 inside a utility
+// statement whose text a library wrapping our hook has seen unmasked.
+void qxt_guard_key_value(const char* value);
 
 /* in boundary.cpp */
 // A failure copied out of C++ into plain storage, so nothing C++ is alive
@@ -88,14 +91,22 @@ inline void qxt_run_core(QxtFailure* f, Body&& body) noexcept {
 Datum qxt_vendor_text(const char* utf8, std::size_t len);
 
 /* in spi.cpp */
+// Installs the ExecutorStart hook that checks the relations of our own
+// statements (from _PG_init).
+void qxt_spi_init(void);
 // SPI_execute / SPI_execute_with_args (nargs > 0) for the extension's own
-// statements, with search_path fixed to "pg_catalog, pg_temp" while it runs.
-// SPI must be connected.  Returns SPI's result code.
+// statements, with search_path fixed to "pg_catalog, pg_temp" while it runs,
+// and refused (42501) if its plan uses a relation outside the extension's
+// schema, pg_catalog and this session's temporary schema (the extension's
+// schema renamed and its name taken).  SPI must be connected.  Returns SPI's
+// result code.
 int qxt_spi_execute(const char* sql, bool read_only, long tcount, int nargs = 0,
                     Oid* types = nullptr, Datum* values = nullptr, const char* nulls = nullptr);
 
 /* in cache.cpp */
-// The extension's schema, quoted for SQL (read from pg_extension, no SQL).
+// The extension's schema (read from pg_extension, no SQL): its OID, and its
+// name quoted for SQL.
+Oid qxt_extension_namespace(void);
 const char* qxt_extension_schema(void);
 // A row of qxt_lookups young enough to answer from, and checked to be one
 // the vendor can have sent (plain data; strings are NUL-terminated UTF-8,

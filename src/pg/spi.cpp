@@ -5,25 +5,95 @@
 // stand in for a built-in.  The extension's own objects are named through
 // their schema (qxt_extension_schema()).  Statements the user wrote (the
 // source query of qxt_refresh) do not go through here: they run as written.
+//
+// A schema's name is not the schema, though.  The owner of the extension's
+// schema (in PostgreSQL 15, public belongs to the database's owner) may
+// rename it and create another schema under the old name, with look-alike
+// tables, triggers and views; a statement of ours planned after that would
+// use them (and qxt_refresh's writes run as the extension's owner).  So
+// while one of our statements runs, an ExecutorStart hook checks the plan
+// about to run: every relation in it must belong to the extension's schema
+// (by OID, read from pg_extension), pg_catalog or this session's temporary
+// schema.  The executor works with those OIDs from then on, so no later
+// rename can redirect the statement.
 #include "qxt_pg.hpp"
 
 extern "C" {
+#include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
+#include "utils/lsyscache.h"
 }
 
 namespace {
+
 constexpr const char* kSafePath = "pg_catalog, pg_temp";
+
+ExecutorStart_hook_type prev_executor_start = nullptr;
+// The extension's schema while one of our statements runs, else InvalidOid.
+Oid g_guarded_nsp = InvalidOid;
+
+void verify_relations(const PlannedStmt* ps) {
+  ListCell* lc;
+  foreach (lc, ps->rtable) {
+    const RangeTblEntry* rte = lfirst_node(RangeTblEntry, lc);
+    if (rte->rtekind != RTE_RELATION) continue;
+    const Oid nsp = get_rel_namespace(rte->relid);
+    if (nsp == g_guarded_nsp || nsp == PG_CATALOG_NAMESPACE || isTempNamespace(nsp)) continue;
+    const char* schema = get_namespace_name(nsp);
+    const char* rel = get_rel_name(rte->relid);
+    ereport(ERROR,
+            (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+             errmsg("qxt_portability refuses to run a statement on relation \"%s.%s\", outside "
+                    "the extension's schema",
+                    schema ? schema : "?", rel ? rel : "?"),
+             errdetail("The extension names its tables through its schema's name, and another "
+                       "schema now has that name: the extension's schema was renamed. Nothing "
+                       "of that statement ran."),
+             errhint("Rename the schemas back; only a superuser should own the extension's "
+                     "schema (ALTER SCHEMA ... OWNER TO a superuser).")));
+  }
+}
+
+void guarded_executor_start(QueryDesc* qd, int eflags) {
+  if (OidIsValid(g_guarded_nsp) && qd->plannedstmt != nullptr) verify_relations(qd->plannedstmt);
+  if (prev_executor_start != nullptr)
+    prev_executor_start(qd, eflags);
+  else
+    standard_ExecutorStart(qd, eflags);
+}
+
+}  // namespace
+
+void qxt_spi_init(void) {
+  prev_executor_start = ExecutorStart_hook;
+  ExecutorStart_hook = guarded_executor_start;
 }
 
 int qxt_spi_execute(const char* sql, bool read_only, long tcount, int nargs, Oid* types,
                     Datum* values, const char* nulls) {
+  const Oid saved_nsp = g_guarded_nsp;
+  const Oid nsp = qxt_extension_namespace();
   // A GUC nest level of our own: the path is restored when the statement
   // ends, and by transaction or subtransaction abort if it raises.
   const int level = NewGUCNestLevel();
   (void)set_config_option("search_path", kSafePath, PGC_USERSET, PGC_S_SESSION,
                           GUC_ACTION_SAVE, true, 0, false);
-  const int rc = nargs > 0 ? SPI_execute_with_args(sql, nargs, types, values, nulls, read_only, tcount)
-                           : SPI_execute(sql, read_only, tcount);
+  int rc;
+  g_guarded_nsp = nsp;
+  PG_TRY();
+  {
+    rc = nargs > 0 ? SPI_execute_with_args(sql, nargs, types, values, nulls, read_only, tcount)
+                   : SPI_execute(sql, read_only, tcount);
+  }
+  PG_CATCH();
+  {
+    g_guarded_nsp = saved_nsp;
+    PG_RE_THROW();
+  }
+  PG_END_TRY();
+  g_guarded_nsp = saved_nsp;
   AtEOXact_GUC(true, level);
   return rc;
 }

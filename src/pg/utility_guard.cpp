@@ -16,6 +16,24 @@
 //    masked copy, of the same length so that statement locations stay valid.
 //    A library loaded after us wraps this hook and sees the text first: then
 //    SET qxt.apikey is refused (55000).
+//  - Any other utility statement (DO, CALL, EXPLAIN, COPY, ...) may set the
+//    key while it runs (a SET inside a DO block, set_config() in a procedure
+//    or a query), and pg_stat_statements keeps a utility statement's whole
+//    text as sent, without replacing its constants.  So, when our hook is
+//    the outermost, the text handed down the hook chain is a copy of ours,
+//    and the value of every key set while the statement runs is masked in
+//    it (and in those of the statements around it) before anything inside
+//    our hook keeps it.  The statements of one query string share one copy
+//    (made once per message, however many statements the string holds).
+//    When a library loaded after us wraps this hook, it has seen the text
+//    already: then setting the key inside a utility statement is refused
+//    (55000), as SET is.  A plain SELECT set_config() at top level stays
+//    allowed: pg_stat_statements replaces its constants.
+//  - The server log writes a failing statement's text (STATEMENT: with
+//    log_min_error_statement, by default for every ERROR).  Once a key was
+//    set by the current statement text, errors reported while that text is
+//    the current one are logged without it (and without CONTEXT, which may
+//    quote one of its statements).
 // Every refusal is raised with errhidestmt and without any CONTEXT, so
 // log_min_error_statement does not write the refused statement (key
 // included) into the server log, and no PL/pgSQL CONTEXT line quotes it, to
@@ -35,12 +53,62 @@ extern "C" {
 #include "tcop/utility.h"
 #include "utils/backend_status.h"
 #include "utils/elog.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
 }
 
 namespace {
 
 ProcessUtility_hook_type g_prev_utility = nullptr;
 emit_log_hook_type g_prev_emit_log = nullptr;
+
+// The statement texts handed down the hook chain by the utility statements
+// now running under our hook, innermost first: our copies, in which a key
+// set while they run is masked.
+struct Handed {
+  char* text;
+  Handed* next;
+};
+Handed* g_handed = nullptr;
+int g_utility_depth = 0;  // utility statements now running under our hook
+
+// The copy of the current query message's text, shared by its top-level
+// statements; forgotten when MessageContext (where it lives) is reset for
+// the next message.
+const char* g_message_src = nullptr;
+char* g_message_copy = nullptr;
+
+void forget_message_copy(void*) {
+  g_message_src = nullptr;
+  g_message_copy = nullptr;
+}
+
+// The copy of `query` to hand down.
+char* handed_copy(const char* query) {
+  if (query == debug_query_string && MessageContext != nullptr) {
+    if (g_message_src != query) {
+      MemoryContext old = MemoryContextSwitchTo(MessageContext);
+      auto* cb = static_cast<MemoryContextCallback*>(palloc0(sizeof(MemoryContextCallback)));
+      cb->func = forget_message_copy;
+      MemoryContextRegisterResetCallback(MessageContext, cb);
+      g_message_copy = pstrdup(query);
+      g_message_src = query;
+      MemoryContextSwitchTo(old);
+    }
+    return g_message_copy;
+  }
+  return pstrdup(query);
+}
+
+// The statement text (debug_query_string) that set a key, and when: errors
+// reported while it is still the current text are logged without it.
+const char* g_key_text = nullptr;
+TimestampTz g_key_text_start = 0;
+
+void note_key_in_text(void) {
+  g_key_text = debug_query_string;
+  g_key_text_start = GetCurrentStatementStartTimestamp();
+}
 
 constexpr char kKeyName[] = "qxt.apikey";
 
@@ -159,6 +227,14 @@ bool mask_occurrences(char* text, const char* pat, std::size_t n) {
   return any;
 }
 
+// Masks `pat` in every text handed down (and in the current message's
+// copy, which later statements of the string would be handed).
+void mask_handed(const char* pat) {
+  const std::size_t n = std::strlen(pat);
+  for (Handed* h = g_handed; h != nullptr; h = h->next) mask_occurrences(h->text, pat, n);
+  if (g_message_copy != nullptr) mask_occurrences(g_message_copy, pat, n);
+}
+
 struct Masked {
   char* text;        // the statement text, same length, values masked
   List* literals;    // the raw literal tokens (palloc'd strings)
@@ -240,6 +316,20 @@ void mask_activity(const char* query, const Masked& m) {
   if (any) report_activity(shown);
 }
 
+// The literals of a statement setting the key (and their content without
+// the quotes, as an outer statement may quote them differently), masked in
+// the texts handed down by the statements around it.
+void mask_literals_handed(const Masked& m) {
+  ListCell* lc;
+  foreach (lc, m.literals) {
+    const char* lit = static_cast<const char*>(lfirst(lc));
+    mask_handed(lit);
+    const char* q1 = std::strchr(lit, '\'');
+    const char* q2 = std::strrchr(lit, '\'');
+    if (q1 != nullptr && q2 > q1 + 1) mask_handed(pnstrdup(q1 + 1, q2 - q1 - 1));
+  }
+}
+
 [[noreturn]] void refuse(const Inspection& in) {
   const char* where = "";
   const char* detail = "";
@@ -303,19 +393,37 @@ void guard_utility(PlannedStmt* pstmt, const char* queryString, bool readOnlyTre
                    ProcessUtilityContext context, ParamListInfo params,
                    QueryEnvironment* queryEnv, DestReceiver* dest, QueryCompletion* qc) {
   Inspection in = inspect(pstmt->utilityStmt);
-  const char* text = queryString;
+  // Outermost means no library installed its hook after ours: nobody has
+  // seen the unmasked text through the hook chain.
+  const bool outermost = ProcessUtility_hook == guard_utility;
+  char* text = nullptr;
   if (in.use != Use::None && queryString != nullptr) {
     Masked m = mask_values(queryString, in.sets);
     mask_activity(queryString, m);
+    mask_literals_handed(m);
+    note_key_in_text();
     text = m.text;
-    // Outermost means no library installed its hook after ours: nobody has
-    // seen the unmasked text through the hook chain.
-    if (in.use != Use::Set || ProcessUtility_hook != guard_utility) refuse(in);
+    if (in.use != Use::Set || !outermost) refuse(in);
+  } else if (outermost && queryString != nullptr) {
+    text = handed_copy(queryString);
   }
-  if (g_prev_utility != nullptr)
-    g_prev_utility(pstmt, text, readOnlyTree, context, params, queryEnv, dest, qc);
-  else
-    standard_ProcessUtility(pstmt, text, readOnlyTree, context, params, queryEnv, dest, qc);
+  Handed handed{text, g_handed};
+  if (text != nullptr) g_handed = &handed;
+  ++g_utility_depth;
+  const char* down = text != nullptr ? text : queryString;
+  PG_TRY();
+  {
+    if (g_prev_utility != nullptr)
+      g_prev_utility(pstmt, down, readOnlyTree, context, params, queryEnv, dest, qc);
+    else
+      standard_ProcessUtility(pstmt, down, readOnlyTree, context, params, queryEnv, dest, qc);
+  }
+  PG_FINALLY();
+  {
+    --g_utility_depth;
+    if (text != nullptr) g_handed = handed.next;
+  }
+  PG_END_TRY();
 }
 
 // Case-insensitive search for the setting's name as a whole word.
@@ -334,6 +442,13 @@ const char* find_key_name(const char* s) {
 // "%s"` with the raw value.  Mask that value in place (no allocation while
 // an error is being reported).
 void guard_log(ErrorData* edata) {
+  // A statement text that set a key is not written as STATEMENT.
+  // (nor the CONTEXT, which may quote a statement of it)
+  if (edata != nullptr && g_key_text != nullptr && debug_query_string == g_key_text &&
+      GetCurrentStatementStartTimestamp() == g_key_text_start) {
+    edata->hide_stmt = true;
+    edata->hide_ctx = true;
+  }
   if (edata != nullptr && edata->message != nullptr && edata->message_id != nullptr &&
       std::strcmp(edata->message_id, "parameter \"%s\" changed to \"%s\"") == 0) {
     const char* name = find_key_name(edata->message);
@@ -362,10 +477,25 @@ void qxt_utility_guard_init(void) {
   emit_log_hook = guard_log;
 }
 
-void qxt_mask_activity_value(const char* value) {
+void qxt_guard_key_value(const char* value) {
   if (value == nullptr || value[0] == '\0') return;
+  mask_handed(value);
+  note_key_in_text();
   char* shown = current_activity();
-  if (shown == nullptr) return;
-  if (mask_occurrences(shown, value, std::strlen(value))) report_activity(shown);
-  pfree(shown);
+  if (shown != nullptr && mask_occurrences(shown, value, std::strlen(value)))
+    report_activity(shown);
+  if (g_utility_depth > 0 && ProcessUtility_hook != guard_utility) {
+    error_context_stack = nullptr;  // PL/pgSQL's CONTEXT would quote the statement
+    ereport(ERROR,
+            (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+             errmsg("qxt.apikey cannot be set inside this statement: another library has seen "
+                    "its text before qxt_portability could mask the key"),
+             errdetail("A library loaded after qxt_portability (for example pg_stat_statements "
+                       "listed after it in shared_preload_libraries) keeps the text of a DO, "
+                       "CALL, EXPLAIN or COPY statement as sent, key included."),
+             errhint("Use qxt.apikey_file, or set the key at top level (SELECT set_config(...) "
+                     "on its own), or list qxt_portability after the other libraries in "
+                     "shared_preload_libraries."),
+             errhidestmt(true), errhidecontext(true)));
+  }
 }

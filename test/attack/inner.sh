@@ -199,5 +199,99 @@ canary() {
 }
 check "canary: an unqualified now() and numeric * bigint hit the plants" canary
 
+# --------------------------------------------------------------------------
+# The schema's name swapped.  Our statements name the extension's objects
+# through its schema, and the owner of that schema (the database's owner)
+# may rename it and create another schema under the old name.  A statement
+# of ours planned after that would read and write the owner's look-alikes,
+# with their triggers and view functions, and qxt_refresh's writes run as
+# the extension's owner (a superuser).  Here the database owner, granted
+# EXECUTE on qxt_refresh (all a refresher needs), swaps the schema from its
+# own source query, between the refresh's checks and its writes; a
+# concurrent session can do the same to a superuser's nightly run.  No trap
+# may run: the refresh refuses, and the owner is still no superuser.
+# --------------------------------------------------------------------------
+swap_attack() {
+    local out rc
+    sql -d qxt_attack <<'SQL'
+SET search_path = pg_catalog;
+GRANT EXECUTE ON PROCEDURE public.qxt_refresh(text, interval) TO qxt_attacker;
+GRANT SELECT ON public.qxt_attack_numbers TO qxt_attacker;
+SET SESSION AUTHORIZATION qxt_attacker;
+CREATE FUNCTION public.qxt_swap_trap() RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog AS $$
+BEGIN
+  RAISE LOG 'QXT-SWAP-RAN trigger as %', current_user;
+  EXECUTE 'ALTER ROLE qxt_attacker SUPERUSER';
+  RETURN NULL;
+END $$;
+CREATE FUNCTION public.qxt_swap_view_trap() RETURNS boolean LANGUAGE plpgsql
+SET search_path = pg_catalog AS $$
+BEGIN
+  RAISE LOG 'QXT-SWAP-RAN view as %', current_user;
+  EXECUTE 'ALTER ROLE qxt_attacker SUPERUSER';
+  RETURN true;
+END $$;
+-- Renames the extension's schema and puts look-alikes under its name, once.
+CREATE FUNCTION public.qxt_swap() RETURNS boolean LANGUAGE plpgsql
+SET search_path = pg_catalog AS $$
+BEGIN
+  IF EXISTS (SELECT FROM pg_namespace WHERE nspname = 'qxt_swapped') THEN RETURN true; END IF;
+  ALTER SCHEMA public RENAME TO qxt_swapped;
+  CREATE SCHEMA public;
+  CREATE TABLE public.qxt_refresh_runs (run_id bigint, source text, state text, pid int,
+    run_by name, started_at timestamptz, updated_at timestamptz, finished_at timestamptz,
+    total bigint, invalid bigint, fresh bigint, to_look_up bigint, done bigint, failed bigint,
+    paid bigint, message text);
+  CREATE TRIGGER trap BEFORE INSERT OR UPDATE OR DELETE ON public.qxt_refresh_runs
+    FOR EACH STATEMENT EXECUTE FUNCTION qxt_swapped.qxt_swap_trap();
+  CREATE VIEW public.qxt_refresh_progress AS
+    SELECT r.* FROM public.qxt_refresh_runs r WHERE qxt_swapped.qxt_swap_view_trap();
+  CREATE TABLE public.qxt_lookups_t (mobile text PRIMARY KEY, res int2, area text, init_isp text,
+    now_isp text, code int4, looked_up_at timestamptz);
+  CREATE TRIGGER trap BEFORE INSERT OR UPDATE OR DELETE ON public.qxt_lookups_t
+    FOR EACH STATEMENT EXECUTE FUNCTION qxt_swapped.qxt_swap_trap();
+  CREATE VIEW public.qxt_lookups AS
+    SELECT l.* FROM public.qxt_lookups_t l WHERE qxt_swapped.qxt_swap_view_trap();
+  RAISE LOG 'QXT-SWAP-DONE';
+  RETURN true;
+END $$;
+SQL
+    # the refresh, as the owner: its source query makes the swap
+    out="$(sql -d qxt_attack -c "SET search_path = pg_catalog" \
+        -c "SET SESSION AUTHORIZATION qxt_attacker" \
+        -c "CALL public.qxt_refresh('SELECT n.phone FROM public.qxt_attack_numbers n WHERE public.qxt_swap()', NULL)" 2>&1)"
+    rc=$?
+    echo "$out"
+    local swapped super
+    # (a refused refresh rolls the swap back with its phase: the log tells)
+    swapped="$(log_since "$start" | grep -c "QXT-SWAP-DONE")"
+    super="$(val -d postgres -c "SELECT rolsuper FROM pg_roles WHERE rolname = 'qxt_attacker'")"
+    # put everything back (and take back what a trap gave)
+    sql -d qxt_attack <<'SQL' >/dev/null 2>&1
+SET search_path = pg_catalog;
+ALTER ROLE qxt_attacker NOSUPERUSER;
+DO $$ BEGIN
+  IF EXISTS (SELECT FROM pg_namespace WHERE nspname = 'qxt_swapped') THEN
+    DROP SCHEMA public CASCADE;
+    ALTER SCHEMA qxt_swapped RENAME TO public;
+  END IF;
+END $$;
+DROP FUNCTION public.qxt_swap(), public.qxt_swap_trap(), public.qxt_swap_view_trap();
+SQL
+    echo "schema swapped: $swapped; the owner became a superuser: $super; CALL exit status: $rc"
+    [ "$swapped" -ge 1 ] || { echo "the swap did not happen: the test tested nothing"; return 1; }
+    [ "$super" = f ] || return 1
+    [ "$rc" -ne 0 ] || { echo "the refresh went on after its schema's name was taken"; return 1; }
+    grep -q "42501" <<<"$out" || grep -q "outside the extension's schema" <<<"$out"
+}
+start="$(log_size)"
+check "a swap of the schema's name redirects none of our statements (qxt_refresh)" swap_attack
+no_swap_trap() {
+    if log_since "$start" | grep -n "QXT-SWAP-RAN"; then return 1; fi
+    return 0
+}
+check "no look-alike under the swapped name ran" no_swap_trap
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -13,7 +13,10 @@
 # failed.  A cross-check runs the entry points in a clean database with
 # debug_print_parse and fails if our statements (or the extension's stored
 # expressions) use a pg_catalog function or operator whose name is not in
-# the generated list.  A canary proves the plants work.  Ends with
+# the generated list.  A canary proves the plants work.  Last, the owner
+# renames the extension's schema from the source query of a qxt_refresh of
+# its own and puts trapped look-alikes under the old name: no trap may run
+# and the owner must not become a superuser.  Ends with
 # "N passed, M failed"; details in build/attack/.
 set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

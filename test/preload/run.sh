@@ -3,12 +3,14 @@
 # start, each in its own throwaway cluster (pg_virtualenv) with the
 # emulator as vendor:
 #   qxt_first  shared_preload_libraries = 'qxt_portability, pg_stat_statements'
-#              (pg_stat_statements wraps our hook: SET qxt.apikey refused;
-#              no key in pg_stat_statements; a key in postgresql.conf is
+#              (pg_stat_statements wraps our hook: SET qxt.apikey refused,
+#              so is the key set inside DO, CALL, EXPLAIN or COPY; no key
+#              in pg_stat_statements; a key in postgresql.conf is
 #              used and its reload line masked; teardown runs in backends)
 #   qxt_last   shared_preload_libraries = 'pg_stat_statements, qxt_portability'
-#              (our hook is outermost: SET qxt.apikey runs and
-#              pg_stat_statements stores only the masked text)
+#              (our hook is outermost: SET qxt.apikey runs, so does the
+#              key set inside DO, CALL, EXPLAIN or COPY, and
+#              pg_stat_statements stores only masked texts)
 # Each is a pg_regress schedule of test/preload/sql (expected output in
 # test/preload/expected).  Builds and installs the extension first.  Ends
 # with "N passed, M failed" (pg_regress tests over both clusters).

@@ -407,3 +407,92 @@ TEST(Transport, ReuseCanBeTurnedOff) {
   for (int i = 0; i < 3; ++i) client.carrier(s, "13972565391", nullptr);
   EXPECT_EQ(srv.connections(), 3);
 }
+
+// A server that echoes the request (a proxy's or load balancer's error page,
+// a misconfigured qxt.base_url, a vendor quoting the key it refuses) must not
+// make the key appear in anything the client returns: error texts (which
+// reach the caller of a granted function and the server log) or answers.
+namespace {
+
+// True when `text` holds any 8 consecutive characters of `key`.
+bool shows_key(const std::string& text, const std::string& key) {
+  for (std::size_t i = 0; i + 8 <= key.size(); ++i)
+    if (text.find(key.substr(i, 8)) != std::string::npos) return true;
+  return false;
+}
+
+std::string error_text(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const QxtError& e) {
+    return e.error().message + "\n" + e.error().detail + "\n" + e.error().hint;
+  }
+  ADD_FAILURE() << "no error";
+  return "";
+}
+
+std::string json_quoted(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+TEST(Client, AnEchoedKeyNeverComesBack) {
+  // A key as the vendor issues them (letters and digits: every encoding
+  // leaves it as it is), and one that form and JSON encoding change (echoed
+  // in one of the forms it was sent in).
+  for (const std::string& key : {std::string("0123456789abcdef0123456789abcdef"),
+                                 std::string("k+y/with spaces&\"quotes\\=0123456789")}) {
+    SCOPED_TRACE(key);
+    const bool plain = key.find('"') == std::string::npos;
+    // What the server sends back, given the request body.
+    std::vector<std::function<std::string(const std::string&)>> echoes = {
+        // the vendor quotes the refused request in its reason
+        [](const std::string& b) {
+          return http_ok(R"({"code":-1,"reason":)" + json_quoted("bad request: " + b) + "}");
+        },
+        // a text page quoting the request (an excerpt goes into DETAIL)
+        [](const std::string& b) { return http_ok("request was: " + b, "text/plain"); },
+        // the same, the key across the excerpt's limit (100 bytes)
+        [](const std::string& b) {
+          return http_ok(std::string(80, '.') + b, "text/html");
+        },
+        // an HTML page
+        [](const std::string& b) { return http_ok("<html>" + b + "</html>", "text/html"); },
+        // a JSON error body of the wrong shape
+        [](const std::string& b) { return http_ok(R"({"error":)" + json_quoted(b) + "}"); },
+    };
+    for (std::size_t e = 0; e < echoes.size(); ++e) {
+      // (echoes 0 and 4 encode the JSON batch body a second time)
+      if (!plain && (e == 0 || e == 4)) continue;
+      SCOPED_TRACE("echo " + std::to_string(e));
+      MiniServer srv([&](const MiniRequest& r, int) { return send(echoes[e](r.body)); });
+      Client client;
+      Settings s = settings_for(srv);
+      s.apikey = key;
+      std::string t = error_text([&] { client.carrier(s, "13972565391", nullptr); });
+      EXPECT_FALSE(shows_key(t, key)) << t;
+      t = error_text([&] { client.balance(s, nullptr); });
+      EXPECT_FALSE(shows_key(t, key)) << t;
+      std::uint64_t k = 13972565391ULL;
+      BatchJob job(&k, 1, s.batch_size);
+      t = error_text([&] { client.batch(s, job, nullptr); });
+      EXPECT_FALSE(shows_key(t, key)) << t;
+    }
+    // An answer whose fields echo the key: the answer never shows it.
+    MiniServer srv([&](const MiniRequest&, int) {
+      return send(http_ok(R"({"code":0,"reason":"Succ","result":{"res":"0","Mobile":"13972565391","Area":)" +
+                          json_quoted(key) + R"(,"Init_isp":"移动","Now_isp":"移动"}})"));
+    });
+    Client client;
+    Settings s = settings_for(srv);
+    s.apikey = key;
+    CarrierRecord r = client.carrier(s, "13972565391", nullptr);
+    EXPECT_FALSE(shows_key(r.area, key)) << r.area;
+  }
+}

@@ -19,6 +19,20 @@ ALTER ROLE qxt_preload_stats SET qxt.apikey = 'preload_set_key_0000000000000001'
 SELECT set_config('qxt.apikey', 'preload_set_key_0000000000000001', false) IS NOT NULL AS set \;
 SELECT query FROM pg_stat_activity WHERE pid = pg_backend_pid();
 RESET qxt.apikey;
+-- Inside another utility statement (DO, CALL, EXPLAIN, COPY), whose whole
+-- text pg_stat_statements (wrapping our hook) sees first and keeps as sent,
+-- set_config() of the key is refused (55000) like SET.
+DO $$ BEGIN PERFORM set_config('qxt.apikey', 'preload_set_key_0000000000000001', false); END $$;
+\echo :SQLSTATE
+CREATE PROCEDURE set_key(k text) LANGUAGE plpgsql AS $$ BEGIN PERFORM set_config('qxt.apikey', k, false); END $$;
+CALL set_key('preload_set_key_0000000000000001');
+\echo :SQLSTATE
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT set_config('qxt.apikey', 'preload_set_key_0000000000000001', false);
+\echo :SQLSTATE
+COPY (SELECT set_config('qxt.apikey', 'preload_set_key_0000000000000001', false) IS NOT NULL) TO STDOUT;
+\echo :SQLSTATE
+DROP PROCEDURE set_key(text);
+SHOW qxt.apikey;
 SET SESSION AUTHORIZATION qxt_preload_stats;
 SELECT count(*) AS statements_with_a_key FROM pg_stat_statements WHERE preload_has_key(query);
 SELECT query FROM pg_stat_statements WHERE query LIKE '%set_config%' AND query NOT LIKE '%pg_stat%';

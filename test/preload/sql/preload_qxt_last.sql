@@ -14,6 +14,25 @@ CREATE FUNCTION leak() RETURNS int LANGUAGE sql SET qxt.apikey = 'preload_set_ke
 \echo :LAST_ERROR_SQLSTATE
 SELECT set_config('qxt.apikey', 'preload_set_key_0000000000000001', false) IS NOT NULL AS set;
 RESET qxt.apikey;
+-- The key set inside other utility statements, whose whole text
+-- pg_stat_statements keeps as sent (utility statements are not normalised):
+-- a DO block (SET and set_config()), a CALL passing it, EXPLAIN, COPY.
+-- What pg_stat_statements keeps is our copy of the text, with the value
+-- masked when it is set.
+DO $$ BEGIN SET qxt.apikey = 'preload_set_key_0000000000000001'; END $$;
+RESET qxt.apikey;
+DO $$ BEGIN PERFORM set_config('qxt.apikey', 'preload_set_key_0000000000000001', false); END $$;
+RESET qxt.apikey;
+CREATE PROCEDURE set_key(k text) LANGUAGE plpgsql AS $$ BEGIN PERFORM set_config('qxt.apikey', k, false); END $$;
+CALL set_key('preload_set_key_0000000000000001');
+RESET qxt.apikey;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT set_config('qxt.apikey', 'preload_set_key_0000000000000001', false);
+RESET qxt.apikey;
+COPY (SELECT set_config('qxt.apikey', 'preload_set_key_0000000000000001', false) IS NOT NULL) TO STDOUT;
+RESET qxt.apikey;
+-- (and several statements in one string share one copy of it)
+SET qxt.timeout_ms = 5000 \; CALL set_key('preload_set_key_0000000000000001') \; RESET qxt.apikey;
+DROP PROCEDURE set_key(text);
 SET SESSION AUTHORIZATION qxt_preload_stats;
 SELECT count(*) AS statements_with_a_key FROM pg_stat_statements WHERE preload_has_key(query);
 SELECT query, calls FROM pg_stat_statements WHERE query ILIKE '%apikey%' ORDER BY query;
