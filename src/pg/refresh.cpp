@@ -234,6 +234,15 @@ void notice_progress(const Run& r, NoticeKind kind) {
 // Final states
 // ---------------------------------------------------------------------------
 
+// Commits and starts the run's next transaction with the characteristics
+// of the one that ends (COMMIT AND CHAIN), that is, those of the CALL's own
+// transaction.  A plain commit would start it with the session's defaults,
+// which the source query (the caller's code) may have changed meanwhile:
+// with set_config('default_transaction_read_only', 'on', false) every
+// window was paid for, then could not be stored, and not even its final
+// state recorded.
+void commit_run(void) { SPI_commit_and_chain(); }
+
 // Records the run's final state and commits it.  The caller holds
 // interrupts.  A failure to record (it should not happen) becomes a WARNING,
 // so that it never hides the error being reported.
@@ -259,7 +268,7 @@ void record_final(Run& r, const char* state, const char* message) {
   PG_END_TRY();
   MemoryContextSwitchTo(oldcxt);
   CurrentResourceOwner = oldowner;
-  SPI_commit();
+  commit_run();
   r.phase = Phase::Finished;
   g_active.active = false;
 }
@@ -875,7 +884,7 @@ void refresh_body(Run& r) {
   }
 
   start_run(r);
-  SPI_commit();
+  commit_run();
   // From here on, the run exists: every way out records how it ended.
   g_active.active = true;
   g_active.abandoned = false;
@@ -885,7 +894,7 @@ void refresh_body(Run& r) {
   r.started = GetCurrentTimestamp();
 
   run_phase(r, phase_prepare, nullptr);
-  SPI_commit();
+  commit_run();
   r.phase = Phase::Windows;
   notice_progress(r, NoticeKind::Start);
 
@@ -952,7 +961,7 @@ void refresh_body(Run& r) {
       fail_phase(r, err);
     }
     r.c = st.after;
-    SPI_commit();
+    commit_run();
     if (failure.failed && !failure.cancelled) {
       r.phase = Phase::Finished;
       g_active.active = false;
@@ -974,7 +983,7 @@ void refresh_body(Run& r) {
 
   HOLD_INTERRUPTS();
   run_phase(r, phase_done, nullptr);
-  SPI_commit();
+  commit_run();
   r.phase = Phase::Finished;
   g_active.active = false;
   RESUME_INTERRUPTS();
