@@ -26,6 +26,17 @@ SELECT * FROM refsrc_last;
 SELECT count(*) AS kept FROM qxt_lookups;
 \! test/emulator/emuctl charged regress_refsrc_readonly_00000001
 
+-- The key cannot be used (here: both qxt.apikey and qxt.apikey_file set),
+-- which is found after the source query ran: nothing is sent, and the run
+-- ends failed, with the reason (not left running).
+TRUNCATE qxt_lookups;
+SET qxt.apikey = 'regress_refsrc_keyfile_000000001';
+SET qxt.apikey_file = 'no_such_file.key';
+CALL qxt_refresh('SELECT phone FROM refsrc_phones');
+RESET qxt.apikey_file;
+SELECT state, done, paid, message FROM qxt_refresh_runs ORDER BY run_id DESC LIMIT 1;
+\! test/emulator/emuctl sent regress_refsrc_keyfile_000000001
+
 RESET client_min_messages;
 RESET qxt.batch_size;
 RESET qxt.batch_concurrency;

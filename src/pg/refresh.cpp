@@ -659,6 +659,8 @@ struct Window {
 
 void phase_check_interrupts(Run&, void*) { CHECK_FOR_INTERRUPTS(); }
 
+void phase_settings(Run&, void* arg) { *static_cast<QxtGucSnapshot*>(arg) = qxt_guc_snapshot(); }
+
 // The next window of the to-do set, after the last key (keyset pagination
 // on the primary key: each window reads only its own rows).
 void phase_next_window(Run& r, void* arg) {
@@ -894,11 +896,16 @@ void refresh_body(Run& r) {
   r.started = GetCurrentTimestamp();
 
   run_phase(r, phase_prepare, nullptr);
+  // The settings and the key, as the source query left them, read once for
+  // the whole run.  Reading the key can fail (F0000: a key file that is
+  // missing or open to others, both settings given): that is a failure of
+  // the run, recorded as such, and nothing was sent.
+  QxtGucSnapshot g;
+  run_phase(r, phase_settings, &g);
   commit_run();
   r.phase = Phase::Windows;
   notice_progress(r, NoticeKind::Start);
 
-  QxtGucSnapshot g = qxt_guc_snapshot();
   TimestampTz last_notice = GetCurrentTimestamp();
   // Everything a window allocates lives in this context, reset per window,
   // so a run of any size stays in bounded memory.
