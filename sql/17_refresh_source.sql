@@ -37,6 +37,20 @@ RESET qxt.apikey_file;
 SELECT state, done, paid, message FROM qxt_refresh_runs ORDER BY run_id DESC LIMIT 1;
 \! test/emulator/emuctl sent regress_refsrc_keyfile_000000001
 
+-- The source query pays for numbers itself (here through the (f()).* trap):
+-- the CALL is one statement, and the run takes those answers from the
+-- statement's memory instead of paying for them again.
+TRUNCATE qxt_lookups;
+SET qxt.apikey = 'regress_refsrc_paying_0000000001';
+\! test/emulator/emuctl reset regress_refsrc_paying_0000000001
+\! test/emulator/emuctl account regress_refsrc_paying_0000000001 --balance 1000 >/dev/null
+CALL qxt_refresh($$SELECT (qxt_carrier(phone)).mobile FROM refsrc_phones
+                   WHERE phone <= '13900000005'
+                   UNION ALL SELECT phone FROM refsrc_phones$$);
+SELECT state, done, paid FROM refsrc_last;
+SELECT count(*) AS kept, count(*) FILTER (WHERE code = 0) AS successes FROM qxt_lookups;
+\! test/emulator/emuctl charged regress_refsrc_paying_0000000001
+
 RESET client_min_messages;
 RESET qxt.batch_size;
 RESET qxt.batch_concurrency;

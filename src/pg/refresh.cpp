@@ -932,11 +932,17 @@ void refresh_body(Run& r) {
     cb->func = [](void* arg) { delete static_cast<qxt::BatchJob*>(arg); };
     MemoryContextRegisterResetCallback(jobcxt, cb);
 
+    // The CALL is one statement: numbers its source query (or the code
+    // around the CALL) already paid for in it are taken from the
+    // statement's memo, stored, and not paid for again.
+    const QxtStatement stmt = qxt_current_statement();
     QxtFailure failure;
     qxt_run_core(&failure, [&] {
       qxt::Settings s;
       qxt_fill_settings(g, s);
-      auto* job = new qxt::BatchJob(w.keys, static_cast<std::size_t>(w.n), s.batch_size);
+      const qxt::StatementMemo& memo = qxt_memo_for(stmt, s);
+      auto* job = new qxt::BatchJob(w.keys, static_cast<std::size_t>(w.n), s.batch_size,
+                                    memo.as_known());
       cb->arg = job;
       qxt_session_client().batch(s, *job, qxt_cancel_requested);
     });
