@@ -141,3 +141,19 @@ COMMIT;
 \! test/emulator/emuctl sent regress_memo_0000000000000000001
 DROP TABLE orders;
 DROP FUNCTION orders_enrich();
+
+-- The memory is per key and URL, each kept for the whole statement: a
+-- statement that asks through two URLs in turn (here a superuser's
+-- function with its own qxt.base_url) pays once per number and URL, not
+-- once per switch.
+\set ECHO none
+SELECT format('CREATE FUNCTION carrier_elsewhere(p text) RETURNS qxt_carrier_result LANGUAGE sql '
+              'SET qxt.base_url = %L AS $f$ SELECT qxt_carrier(p) $f$',
+              current_setting('qxt.base_url') || '/_fault/latency=0') \gexec
+\set ECHO all
+\! test/emulator/emuctl reset regress_memo_0000000000000000001
+SELECT v.id, (qxt_carrier(v.p)).now_isp AS here, (carrier_elsewhere(v.p)).now_isp AS elsewhere
+FROM (VALUES (1, '13972565391'), (2, '13972565391'), (3, '13972565397'), (4, '13972565391')) AS v(id, p)
+ORDER BY v.id;
+\! test/emulator/emuctl sent regress_memo_0000000000000000001
+DROP FUNCTION carrier_elsewhere(text);
