@@ -114,3 +114,46 @@ COMMIT;
 \! test/emulator/emuctl reset regress_memo_0000000000000000001
 \! PGDATABASE=contrib_regression python3 test/refresh/portal.py "LOAD 'qxt_portability'; SET qxt.apikey = 'regress_memo_0000000000000000001'" "SELECT (qxt_carrier(p)).now_isp FROM (VALUES ('13972565391'), ('13972565391'), ('13972565397'), ('13972565391')) AS v(p)"
 \! test/emulator/emuctl sent regress_memo_0000000000000000001
+
+-- Deferred triggers fire at COMMIT, outside every statement: they belong to
+-- the COMMIT (for a statement sent on its own, to that statement), so a
+-- deferred trigger over five rows of one number pays once, whether the
+-- trigger's lookup is a plain expression or a query.
+CREATE TABLE orders(id serial, phone text);
+CREATE FUNCTION orders_enrich() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE r qxt_carrier_result;
+BEGIN
+  SELECT * INTO r FROM qxt_carrier(NEW.phone);
+  PERFORM qxt_carrier(NEW.phone);
+  r := qxt_carrier(NEW.phone);
+  RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER orders_enrich AFTER INSERT ON orders
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION orders_enrich();
+\! test/emulator/emuctl reset regress_memo_0000000000000000001
+INSERT INTO orders(phone) SELECT '13972565391' FROM generate_series(1, 5);
+\! test/emulator/emuctl sent regress_memo_0000000000000000001
+\! test/emulator/emuctl reset regress_memo_0000000000000000001
+BEGIN;
+INSERT INTO orders(phone) SELECT '13972565397' FROM generate_series(1, 3);
+INSERT INTO orders(phone) SELECT '13972565397' FROM generate_series(1, 2);
+COMMIT;
+\! test/emulator/emuctl sent regress_memo_0000000000000000001
+DROP TABLE orders;
+DROP FUNCTION orders_enrich();
+
+-- The memory is per key and URL, each kept for the whole statement: a
+-- statement that asks through two URLs in turn (here a superuser's
+-- function with its own qxt.base_url) pays once per number and URL, not
+-- once per switch.
+\set ECHO none
+SELECT format('CREATE FUNCTION carrier_elsewhere(p text) RETURNS qxt_carrier_result LANGUAGE sql '
+              'SET qxt.base_url = %L AS $f$ SELECT qxt_carrier(p) $f$',
+              current_setting('qxt.base_url') || '/_fault/latency=0') \gexec
+\set ECHO all
+\! test/emulator/emuctl reset regress_memo_0000000000000000001
+SELECT v.id, (qxt_carrier(v.p)).now_isp AS here, (carrier_elsewhere(v.p)).now_isp AS elsewhere
+FROM (VALUES (1, '13972565391'), (2, '13972565391'), (3, '13972565397'), (4, '13972565391')) AS v(id, p)
+ORDER BY v.id;
+\! test/emulator/emuctl sent regress_memo_0000000000000000001
+DROP FUNCTION carrier_elsewhere(text);

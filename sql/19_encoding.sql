@@ -43,6 +43,27 @@ SET qxt.base_url = 'http://127.0.0.1:9';
 SET qxt.cache_max_age = '1h';
 SELECT * FROM qxt_carrier('13972565397');
 SELECT qxt_carrier('13800000000');
+-- The vendor's answers are UTF-8 and may hold what EUC_CN cannot (here an
+-- area in traditional characters and an emoji).  The answer was paid for,
+-- so it is kept, with those characters written as escapes: never a
+-- conversion error in its place (which lost it, and a refresh then paid for
+-- that window again at every run).
+RESET qxt.cache_max_age;
+SET qxt.apikey = 'regress_encoding_000000000000002';
+\! test/emulator/emuctl reset regress_encoding_000000000000002
+\! test/emulator/emuctl account regress_encoding_000000000000002 --balance 100 >/dev/null
+\set ECHO none
+SELECT set_config('qxt.base_url', :'emu_url' || '/_fault/area=%E8%87%BA%E5%8C%97-%F0%9F%98%80', false) IS NOT NULL AS area_fault_set;
+\set ECHO all
+SELECT * FROM qxt_carrier('13972565391');
+SELECT * FROM qxt_carrier_batch(ARRAY['13972565391', '13972565397']);
+TRUNCATE qxt_lookups;
+SET client_min_messages = warning;
+CALL qxt_refresh($$VALUES ('13972565391'), ('13972565397')$$);
+RESET client_min_messages;
+SELECT state, done, paid, message FROM qxt_refresh_progress ORDER BY run_id DESC LIMIT 1;
+SELECT mobile, area, now_isp FROM qxt_lookups ORDER BY mobile;
+\! test/emulator/emuctl charged regress_encoding_000000000000002
 \c contrib_regression
 DROP DATABASE qxt_regress_euc_cn;
 -- 1.0 (whose script holds Chinese text) installs there too, and updates.

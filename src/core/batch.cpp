@@ -115,12 +115,13 @@ void BatchJob::store(std::uint32_t idx, int code, int res, std::string_view area
 
 bool CompactResult::is_answer() const { return code != kNotAsked && !is_account_level(code); }
 
-void BatchJob::record(std::size_t chunk, const std::vector<CarrierRecord>& items) {
+std::size_t BatchJob::record(std::size_t chunk, const std::vector<CarrierRecord>& items) {
   const std::size_t start = chunk * batch_size_;
   const std::size_t n = chunk_size(chunk);
   const std::uint64_t* asked = send_.data() + start;
   constexpr std::uint32_t kNoMobile = UINT32_MAX;  // the element echoes no Mobile
   constexpr std::uint32_t kForeign = UINT32_MAX - 1;  // not a number of this chunk
+  constexpr std::uint32_t kUnreadable = UINT32_MAX - 2;  // not the documented shape
 
   // Where each element's Mobile points (a position in the chunk), and how
   // many elements name each position.
@@ -132,7 +133,13 @@ void BatchJob::record(std::size_t chunk, const std::vector<CarrierRecord>& items
   std::vector<std::uint32_t> by_mobile(items.size(), kNoMobile);
   std::vector<std::uint32_t> named(n, 0);
   std::unordered_map<std::uint64_t, std::uint32_t> position;  // built only when needed
+  bool unreadable = false;
   for (std::size_t i = 0; i < items.size(); ++i) {
+    if (items[i].unreadable) {
+      by_mobile[i] = kUnreadable;
+      unreadable = true;
+      continue;
+    }
     if (items[i].mobile.empty()) continue;
     char digits[kMobileDigits];
     if (!normalize_mobile(items[i].mobile, digits)) {
@@ -156,22 +163,24 @@ void BatchJob::record(std::size_t chunk, const std::vector<CarrierRecord>& items
     else
       ++named[pos];
   }
-  // Positions count only when the answer is otherwise consistent.
+  // Positions count only when the answer is otherwise consistent, and
+  // every element could be read.
   std::vector<std::uint32_t> claims = named;
-  if (problem.empty())
+  if (problem.empty() && !unreadable)
     for (std::size_t i = 0; i < items.size(); ++i)
       if (by_mobile[i] == kNoMobile) ++claims[i];
   for (std::uint32_t c : claims)
     if (c > 1) note("two elements answer the same number");
   const bool consistent = problem.empty();
+  const bool by_position = consistent && !unreadable;
 
   std::size_t kept = 0;
   for (std::size_t i = 0; i < items.size(); ++i) {
     std::uint32_t pos = by_mobile[i];
     if (pos == kNoMobile) {
-      if (!consistent) continue;
+      if (!by_position) continue;
       pos = static_cast<std::uint32_t>(i);
-    } else if (pos == kForeign || named[pos] != 1) {
+    } else if (pos == kForeign || pos == kUnreadable || named[pos] != 1) {
       continue;
     }
     const CarrierRecord& r = items[i];
@@ -182,7 +191,7 @@ void BatchJob::record(std::size_t chunk, const std::vector<CarrierRecord>& items
       ++answered_;
     ++kept;
   }
-  if (consistent) return;
+  if (consistent) return kept;
   throw QxtError(make_error(
       ErrorKind::BatchMismatch, "the vendor's batch answer does not match the request",
       problem + " (request of " + std::to_string(n) + " numbers, answer of " +

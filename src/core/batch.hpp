@@ -107,8 +107,11 @@ class BatchJob {
   // a number twice or one not asked).  When the answer does not match the
   // request, every element whose Mobile names a number of this chunk that
   // no other element names is still recorded (never one by position), and
-  // then QxtError(BatchMismatch) is thrown.
-  void record(std::size_t chunk, const std::vector<CarrierRecord>& items);
+  // then QxtError(BatchMismatch) is thrown.  Elements marked unreadable
+  // (parse_batch_salvaging) are never recorded and make positions
+  // untrusted, but are no mismatch by themselves: the caller reports them.
+  // Returns how many elements were recorded.
+  std::size_t record(std::size_t chunk, const std::vector<CarrierRecord>& items);
 
   // The answer for a key given to the constructor (nullptr for key 0).
   const CompactResult* result_for(std::uint64_t key) const;

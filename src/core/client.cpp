@@ -98,6 +98,19 @@ void require_key(const Settings& s) {
         "README's Security section."));
 }
 
+// A parse failure, as a BadResponse that names the endpoint and the
+// Content-Type.
+Error explained(Error err, const Transfer& t, const HttpConfig& cfg, Endpoint ep) {
+  std::string d = "From " + where(cfg, ep) + " (Content-Type: " +
+                  (t.content_type.empty() ? std::string("none") : t.content_type) + "). " +
+                  err.detail;
+  err.detail = std::move(d);
+  if (err.hint.empty())
+    err.hint = "The vendor, or something between it and this server, sent an answer "
+               "that is not the documented JSON. Check qxt.base_url and retry later.";
+  return err;
+}
+
 // Parses with the endpoint's parser, turning a parse failure into a
 // BadResponse that names the endpoint and the Content-Type.
 template <typename Parse>
@@ -106,15 +119,7 @@ auto parse_or_explain(Parse parse, const Transfer& t, const HttpConfig& cfg, End
   try {
     return parse(t.body);
   } catch (const QxtError& e) {
-    Error err = e.error();
-    std::string d = "From " + where(cfg, ep) + " (Content-Type: " +
-                    (t.content_type.empty() ? std::string("none") : t.content_type) + "). " +
-                    err.detail;
-    err.detail = std::move(d);
-    if (err.hint.empty())
-      err.hint = "The vendor, or something between it and this server, sent an answer "
-                 "that is not the documented JSON. Check qxt.base_url and retry later.";
-    throw QxtError(err);
+    throw QxtError(explained(e.error(), t, cfg, ep));
   }
 }
 
@@ -365,9 +370,12 @@ void Client::batch_masked(const Settings& s, const KeyMask& mask, BatchJob& job,
     }
     // Nothing thrown here may leave this callback: it would abandon the
     // other requests in flight, whose answers the vendor charges.
+    // An element that is not the documented shape does not spoil the
+    // others (each success among them was charged): it is left out, and
+    // reported once the others are kept.
     BatchResponse r;
     try {
-      r = parse_or_explain(parse_batch, t, s.http, Endpoint::CarrierBatch);
+      r = parse_or_explain(parse_batch_salvaging, t, s.http, Endpoint::CarrierBatch);
     } catch (const QxtError& e) {
       if (drained) ++rep.unanswered;
       return fail(e.error());
@@ -380,10 +388,21 @@ void Client::batch_masked(const Settings& s, const KeyMask& mask, BatchJob& job,
     // Every element is kept first, whatever else the answer holds: each
     // success in it was charged.
     Verdict v = Verdict::Done;
+    std::size_t kept = 0;
     try {
-      job.record(chunk, r.items);
+      kept = job.record(chunk, r.items);
     } catch (const QxtError& e) {
       v = fail(e.error());
+    }
+    if (r.unreadable > 0) {
+      Error e = explained(r.first_unreadable, t, s.http, Endpoint::CarrierBatch);
+      e.detail += " " + std::to_string(r.unreadable) + " of the answer's " +
+                  std::to_string(r.items.size()) + " elements could not be read; " +
+                  std::to_string(kept) + " of its " + std::to_string(r.items.size()) +
+                  " elements were kept (those whose Mobile names a number asked), and "
+                  "nothing is sent again by itself (the vendor may have charged the whole "
+                  "request).";
+      v = fail(std::move(e));
     }
     // An account-level code among the elements (a partial charge, then -5
     // for the rest) concerns the whole account: stop.

@@ -200,7 +200,7 @@ void Reader::shape_error(const std::string& what) const {
   m += " (near byte ";
   m += std::to_string(pos_);
   m += ")";
-  fail(std::move(m), s_);
+  throw ShapeError(make_error(ErrorKind::BadResponse, std::move(m), excerpt_detail(s_), kHint));
 }
 
 void Reader::nesting_error() const {

@@ -26,6 +26,8 @@
 #include <string>
 #include <string_view>
 
+#include "errors.hpp"
+
 namespace qxt {
 namespace json_lenient {
 
@@ -33,6 +35,14 @@ inline constexpr int kMaxDepth = 32;
 inline constexpr std::size_t kQuoteBytes = 100;
 
 enum class Kind { Object, Array, String, Number, True, False, Null, End, Invalid };
+
+// What Reader::shape_error throws: the text is valid JSON so far, but not
+// the documented shape.  Unlike a syntax error, the reader can step over
+// the value at fault (see Reader::mark) and read on.
+class ShapeError : public QxtError {
+ public:
+  using QxtError::QxtError;
+};
 
 // A printable, valid-UTF-8 rendering of at most the first `max_bytes` bytes
 // of `body` (control characters and invalid bytes escaped as \n, \xNN, ...),
@@ -147,12 +157,24 @@ class Reader {
   void skip_value();
 
   std::size_t pos() const { return pos_; }
+
+  // A position to come back to (before a value), e.g. to skip a value whose
+  // reading stopped at a ShapeError half-way through.
+  struct Mark {
+    std::size_t pos;
+    int depth;
+  };
+  Mark mark() const { return Mark{pos_, depth_}; }
+  void reset(const Mark& m) {
+    pos_ = m.pos;
+    depth_ = m.depth;
+  }
   std::string_view body() const { return s_; }
   const char* context() const { return ctx_; }
 
   [[noreturn]] void syntax_error(const char* what) const;
   [[noreturn]] void truncated() const;
-  // The body is valid JSON but not the documented shape.
+  // The body is valid JSON but not the documented shape (throws ShapeError).
   [[noreturn]] void shape_error(const std::string& what) const;
 
  private:

@@ -22,28 +22,33 @@ std::uint64_t fingerprint(std::string_view base_url, std::string_view apikey) {
 
 void StatementMemo::enter(const StatementId& id) {
   if (id == id_) return;
-  id_ = id;
-  entries_.clear();
-  if (entries_.bucket_count() > 4096) {
-    std::unordered_map<std::uint64_t, CarrierRecord>().swap(entries_);  // give memory back
+  const bool same_statement =
+      id.statement_start == id_.statement_start && id.local_xid == id_.local_xid;
+  if (!same_statement) {
+    // Another statement: forget every fingerprint's answers (the map is
+    // rebuilt, so that a large statement's memory goes back).
+    std::unordered_map<std::uint64_t, Entries>().swap(by_settings_);
+    total_ = 0;
   }
+  id_ = id;
+  entries_ = &by_settings_[id.settings_fingerprint];
 }
 
 const CarrierRecord* StatementMemo::find(std::uint64_t key) const {
-  auto it = entries_.find(key);
-  if (it == entries_.end()) return nullptr;
+  auto it = entries_->find(key);
+  if (it == entries_->end()) return nullptr;
   return &it->second;
 }
 
 void StatementMemo::put(std::uint64_t key, const CarrierRecord& r) {
-  if (!memorable(r.code) || entries_.size() >= kMaxEntries) return;
-  entries_[key] = r;
+  if (!memorable(r.code) || total_ >= kMaxEntries) return;
+  if (entries_->insert_or_assign(key, r).second) ++total_;
 }
 
 void StatementMemo::put_all(const BatchJob& job) {
   if (job.distinct() > kMaxBatchForMemo) return;
   job.for_each_sent_answer([&](std::uint64_t key, const CompactResult& c) {
-    if (!memorable(c.code) || entries_.size() >= kMaxEntries) return;
+    if (!memorable(c.code) || total_ >= kMaxEntries) return;
     CarrierRecord r;
     r.code = c.code;
     r.res = c.res;
@@ -51,7 +56,7 @@ void StatementMemo::put_all(const BatchJob& job) {
     r.area = std::string(job.text(c.area));
     r.init_isp = std::string(job.text(c.init_isp));
     r.now_isp = std::string(job.text(c.now_isp));
-    entries_[key] = std::move(r);
+    if (entries_->insert_or_assign(key, std::move(r)).second) ++total_;
   });
 }
 

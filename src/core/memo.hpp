@@ -37,14 +37,23 @@ std::uint64_t fingerprint(std::string_view base_url, std::string_view apikey);
 
 class StatementMemo {
  public:
-  // Entries kept per statement; past this, answers are simply not kept.
+  StatementMemo() = default;
+  StatementMemo(const StatementMemo&) = delete;  // entries_ points into this object
+  StatementMemo& operator=(const StatementMemo&) = delete;
+
+  // Entries kept per statement (all fingerprints together); past this,
+  // answers are simply not kept.
   static constexpr std::size_t kMaxEntries = 100000;
   // Batches with more distinct numbers than this neither consult nor feed
   // the memo: they are deduplicated within themselves already, and the memo
   // is for the many small calls of one statement.
   static constexpr std::size_t kMaxBatchForMemo = 10000;
 
-  // Starts using the memo for `id`, forgetting everything of other statements.
+  // Starts using the memo for `id`, forgetting everything of other
+  // statements.  Within one statement, each key and URL (the settings
+  // fingerprint) has answers of its own, kept while the statement lasts:
+  // a statement that asks through two of them in turn pays once per number
+  // and fingerprint.
   void enter(const StatementId& id);
 
   // Per-number answers are kept (success, and the vendor's per-number
@@ -58,11 +67,16 @@ class StatementMemo {
   // A BatchJob::Known that answers from this memo.
   BatchJob::Known as_known() const;
 
-  std::size_t size() const { return entries_.size(); }
+  // Answers kept for the current fingerprint.
+  std::size_t size() const { return entries_->size(); }
 
  private:
+  using Entries = std::unordered_map<std::uint64_t, CarrierRecord>;
   StatementId id_;
-  std::unordered_map<std::uint64_t, CarrierRecord> entries_;
+  std::unordered_map<std::uint64_t, Entries> by_settings_;  // fingerprint -> answers
+  Entries empty_;                // current while nothing was entered
+  Entries* entries_ = &empty_;   // the answers of id_.settings_fingerprint
+  std::size_t total_ = 0;        // entries over every fingerprint
 };
 
 // One lookup with the memo: answered from memory when this statement asked

@@ -233,7 +233,9 @@ CarrierRecord parse_carrier(std::string_view body) {
   return rec;
 }
 
-BatchResponse parse_batch(std::string_view body) {
+namespace {
+
+BatchResponse parse_batch_impl(std::string_view body, bool salvage) {
   Reader r(body, "/carrier_batch");
   r.begin();
   BatchResponse out;
@@ -244,8 +246,20 @@ BatchResponse parse_batch(std::string_view body) {
     // regrowth without trusting the body for a huge reservation.
     out.items.reserve(std::min<std::size_t>(body.size() / 100 + 1, 1024));
     r.read_array([&] {
+      const Reader::Mark start = r.mark();
       CarrierRecord& rec = out.items.emplace_back();
-      read_carrier_object(r, rec, scratch, static_cast<long>(out.items.size() - 1));
+      try {
+        read_carrier_object(r, rec, scratch, static_cast<long>(out.items.size() - 1));
+      } catch (const json_lenient::ShapeError& e) {
+        if (!salvage) throw;
+        // Step over the whole element (a syntax error in it still spoils
+        // the answer: nothing after it could be trusted).
+        r.reset(start);
+        r.skip_value();
+        rec = CarrierRecord();
+        rec.unreadable = true;
+        if (out.unreadable++ == 0) out.first_unreadable = e.error();
+      }
     });
   } else if (top == Kind::Object) {
     CarrierRecord rec;
@@ -261,6 +275,14 @@ BatchResponse parse_batch(std::string_view body) {
   }
   r.finish();
   return out;
+}
+
+}  // namespace
+
+BatchResponse parse_batch(std::string_view body) { return parse_batch_impl(body, false); }
+
+BatchResponse parse_batch_salvaging(std::string_view body) {
+  return parse_batch_impl(body, true);
 }
 
 BalanceRecord parse_balance(std::string_view body) {

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "errors.hpp"
+
 namespace qxt {
 
 // One answer for one number (single lookup, or one element of a batch).
@@ -23,6 +25,10 @@ struct CarrierRecord {
   std::string area;
   std::string init_isp;
   std::string now_isp;
+  // A batch element that is valid JSON but not the documented shape
+  // (parse_batch_salvaging only): nothing else of it is read, and it is
+  // never attributed to a number.
+  bool unreadable = false;
 };
 
 // The answer to /carrier_batch: either a request-level failure (the body is
@@ -32,6 +38,10 @@ struct BatchResponse {
   int request_code = 0;
   std::string request_reason;
   std::vector<CarrierRecord> items;
+  // Elements marked unreadable (parse_batch_salvaging), and the error of
+  // the first one.
+  std::size_t unreadable = 0;
+  Error first_unreadable;
 };
 
 struct BalanceRecord {
@@ -47,5 +57,10 @@ struct BalanceRecord {
 CarrierRecord parse_carrier(std::string_view body);
 BatchResponse parse_batch(std::string_view body);
 BalanceRecord parse_balance(std::string_view body);
+// parse_batch, except that an array element that is valid JSON but not the
+// documented shape does not spoil the answer: it is marked unreadable and
+// the others are read (each success among them was charged).  The whole
+// body must still be valid JSON.
+BatchResponse parse_batch_salvaging(std::string_view body);
 
 }  // namespace qxt

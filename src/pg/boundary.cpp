@@ -77,6 +77,8 @@ const char* to_server(const char* s) {
 
 }  // namespace
 
+const char* qxt_to_server(const char* utf8) { return to_server(utf8); }
+
 void qxt_failure_capture(QxtFailure* f, const qxt::Error& e) noexcept {
   f->failed = true;
   f->cancelled = e.kind == qxt::ErrorKind::Cancelled;

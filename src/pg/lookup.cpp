@@ -34,6 +34,17 @@ void raise_invalid_number(const char* data, int len) {
 }  // namespace
 
 Datum qxt_vendor_text(const char* s, std::size_t len) {
+  const int enc = GetDatabaseEncoding();
+  if (enc != PG_UTF8 && enc != PG_SQL_ASCII) {
+    // The parser hands over valid UTF-8 without NUL; the database encoding
+    // may still lack some of its characters (the vendor sends any UTF-8).
+    char* copy = pnstrdup(s, len);
+    const char* conv = qxt_to_server(copy);
+    Datum d = CStringGetTextDatum(conv);
+    if (conv != copy) pfree(const_cast<char*>(conv));
+    pfree(copy);
+    return d;
+  }
   char* conv = pg_any_to_server(s, static_cast<int>(len), PG_UTF8);
   Datum d = PointerGetDatum(cstring_to_text_with_len(conv, conv == s ? static_cast<int>(len)
                                                                      : static_cast<int>(std::strlen(conv))));

@@ -65,6 +65,10 @@ void qxt_failure_capture_text(QxtFailure* f, const char* what) noexcept;
 // Raises `f` (never returns when f->failed): a cancel becomes PostgreSQL's
 // own interrupt processing (57014, or the session ending as it intended).
 void qxt_failure_raise(const QxtFailure* f);
+// UTF-8 text (NUL-terminated) in the database encoding, never raising a
+// conversion error: what the encoding cannot hold (or what is not valid
+// UTF-8) is written as an escape, \uXXXX, \UXXXXXXXX or \xNN.
+const char* qxt_to_server(const char* utf8);
 
 // Runs C++ `body` so that no exception escapes: everything thrown is copied
 // into `*f`, the handler is left, and only then may the caller raise.
@@ -87,7 +91,10 @@ inline void qxt_run_core(QxtFailure* f, Body&& body) noexcept {
 }
 
 /* in lookup.cpp */
-// Vendor text (UTF-8) as a text datum in the database encoding.
+// Vendor text (UTF-8) as a text datum in the database encoding.  Never a
+// conversion error (the answer it belongs to was paid for): in an encoding
+// that cannot hold a character (EUC_CN, say), it is written as an escape
+// (qxt_to_server).
 Datum qxt_vendor_text(const char* utf8, std::size_t len);
 
 /* in spi.cpp */

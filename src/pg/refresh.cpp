@@ -236,6 +236,15 @@ void notice_progress(const Run& r, NoticeKind kind) {
 // Final states
 // ---------------------------------------------------------------------------
 
+// Commits and starts the run's next transaction with the characteristics
+// of the one that ends (COMMIT AND CHAIN), that is, those of the CALL's own
+// transaction.  A plain commit would start it with the session's defaults,
+// which the source query (the caller's code) may have changed meanwhile:
+// with set_config('default_transaction_read_only', 'on', false) every
+// window was paid for, then could not be stored, and not even its final
+// state recorded.
+void commit_run(void) { SPI_commit_and_chain(); }
+
 // Records the run's final state and commits it.  The caller holds
 // interrupts.  A failure to record (it should not happen) becomes a WARNING,
 // so that it never hides the error being reported.
@@ -261,7 +270,7 @@ void record_final(Run& r, const char* state, const char* message) {
   PG_END_TRY();
   MemoryContextSwitchTo(oldcxt);
   CurrentResourceOwner = oldowner;
-  SPI_commit();
+  commit_run();
   r.phase = Phase::Finished;
   g_active.active = false;
 }
@@ -689,6 +698,8 @@ struct Window {
 
 void phase_check_interrupts(Run&, void*) { CHECK_FOR_INTERRUPTS(); }
 
+void phase_settings(Run&, void* arg) { *static_cast<QxtGucSnapshot*>(arg) = qxt_guc_snapshot(); }
+
 // The next window of the to-do set, after the last key (keyset pagination
 // on the primary key: each window reads only its own rows).
 void phase_next_window(Run& r, void* arg) {
@@ -914,7 +925,7 @@ void refresh_body(Run& r) {
   }
 
   start_run(r);
-  SPI_commit();
+  commit_run();
   // From here on, the run exists: every way out records how it ended.
   g_active.active = true;
   g_active.drain_note[0] = '\0';
@@ -924,11 +935,16 @@ void refresh_body(Run& r) {
   r.started = GetCurrentTimestamp();
 
   run_phase(r, phase_prepare, nullptr);
-  SPI_commit();
+  // The settings and the key, as the source query left them, read once for
+  // the whole run.  Reading the key can fail (F0000: a key file that is
+  // missing or open to others, both settings given): that is a failure of
+  // the run, recorded as such, and nothing was sent.
+  QxtGucSnapshot g;
+  run_phase(r, phase_settings, &g);
+  commit_run();
   r.phase = Phase::Windows;
   notice_progress(r, NoticeKind::Start);
 
-  QxtGucSnapshot g = qxt_guc_snapshot();
   TimestampTz last_notice = GetCurrentTimestamp();
   // Everything a window allocates lives in this context, reset per window,
   // so a run of any size stays in bounded memory.
@@ -961,12 +977,18 @@ void refresh_body(Run& r) {
     // kTerminateDrainMs), and their answers are stored below like any
     // other.  Abandoning them would lose answers the vendor charges, and
     // the rerun would pay for them again.
+    // The CALL is one statement: numbers its source query (or the code
+    // around the CALL) already paid for in it are taken from the
+    // statement's memo, stored, and not paid for again.
+    const QxtStatement stmt = qxt_current_statement();
     QxtFailure failure;
     qxt::BatchCancelReport drain;  // plain data
     qxt_run_core(&failure, [&] {
       qxt::Settings s;
       qxt_fill_settings(g, s);
-      auto* job = new qxt::BatchJob(w.keys, static_cast<std::size_t>(w.n), s.batch_size);
+      const qxt::StatementMemo& memo = qxt_memo_for(stmt, s);
+      auto* job = new qxt::BatchJob(w.keys, static_cast<std::size_t>(w.n), s.batch_size,
+                                    memo.as_known());
       cb->arg = job;
       qxt::CancelPolicy policy;
       policy.cancel = qxt_cancel_requested;
@@ -1003,7 +1025,7 @@ void refresh_body(Run& r) {
       fail_phase(r, err);
     }
     r.c = st.after;
-    SPI_commit();
+    commit_run();
     if (failure.failed && !failure.cancelled) {
       r.phase = Phase::Finished;
       g_active.active = false;
@@ -1041,7 +1063,7 @@ void refresh_body(Run& r) {
 
   HOLD_INTERRUPTS();
   run_phase(r, phase_done, nullptr);
-  SPI_commit();
+  commit_run();
   r.phase = Phase::Finished;
   g_active.active = false;
   RESUME_INTERRUPTS();

@@ -8,6 +8,9 @@
 //   - a CALL or DO is one unit with everything it runs, across the COMMITs
 //     of a procedure; statements inside functions, PL/pgSQL loops and
 //     triggers belong to the statement that called them;
+//   - deferred triggers, fired by a commit outside every statement, belong
+//     to the COMMIT: they use the fallback key below (statement start and
+//     transaction), one memo for the whole transaction's triggers;
 //   - a query run by a portal is one unit across all its runs: a cursor
 //     (DECLARE ... CLOSE) across its FETCHes (FETCH and MOVE themselves are
 //     transparent), an extended-protocol portal across its Execute messages.
@@ -28,6 +31,7 @@ extern "C" {
 #include "executor/executor.h"
 #include "nodes/parsenodes.h"
 #include "tcop/utility.h"
+#include "tcop/pquery.h"
 #include "utils/timestamp.h"
 }
 
@@ -86,6 +90,12 @@ QxtUnit* unit_for_query(QueryDesc* qd) {
   for (QxtUnit* u = g_query_units; u != nullptr; u = u->next)
     if (u->query == qd) return u;
   if (qd->estate == nullptr) return nullptr;  // not started: nothing can run
+  // No portal runs: this is code that runs outside every statement, that is
+  // deferred triggers fired by a COMMIT (a query of such a trigger reaches
+  // here at depth 0, one query per trigger call).  It belongs to the
+  // COMMIT, which the fallback key (statement start and transaction)
+  // identifies; a unit per query would pay for every row again.
+  if (ActivePortal == nullptr) return nullptr;
   auto* u = static_cast<QxtUnit*>(
       MemoryContextAllocZero(qd->estate->es_query_cxt, sizeof(QxtUnit)));
   u->id = ++g_next_unit;

@@ -319,10 +319,10 @@ REPLACE = {"minus8", "code", "http500", "http502", "http503", "http429",
 MODIFY = {"reason", "latency", "perendpoint"}
 TRANSFORM = {"batchfew", "batchmany", "batchunrequested", "batchreorder",
              "batchnomobile", "trailingcomma", "doublebrace", "resnumber",
-             "codestring", "keycase", "balancenumber", "huge"}
+             "codestring", "keycase", "balancenumber", "huge", "area"}
 TRANSPORT = {"textjson", "truncated", "closemid", "drip"}
 ALL_ITEMS = REPLACE | MODIFY | TRANSFORM | TRANSPORT
-WITH_ARG = {"code", "reason", "latency"}
+WITH_ARG = {"code", "reason", "latency", "area"}
 
 LEAN_ERROR = ("per-number data is unavailable: the emulator runs with "
               "--lean (aggregate counters only, no request log)")
@@ -441,6 +441,7 @@ def _walk(o, fn):
 
 def apply_transforms(tree, active, numbers):
     names = [a[0] for a in active]
+    area = next((a[1] for a in active if a[0] == "area"), None)
     if isinstance(tree, list):
         if "batchfew" in names and tree:
             tree.pop()
@@ -459,6 +460,8 @@ def apply_transforms(tree, active, numbers):
                     el["result"].pop("Mobile", None)
 
     def fix(d):
+        if area is not None and "Area" in d:
+            d["Area"] = area
         if "resnumber" in names and isinstance(d.get("res"), str):
             d["res"] = int(d["res"])
         if "codestring" in names and isinstance(d.get("code"), int):

@@ -854,6 +854,20 @@ class FaultsShape(Base):
         self.assertEqual(list(arr[0]["result"]), ["res", "Mobile", "Area",
                                                   "Init_isp", "Now_isp"])
 
+    def test_area(self):
+        key = self.account()
+        a = self.get("/_fault/area=%E8%87%BA%E5%8C%97%2C%F0%9F%98%80/carrier",
+                     apikey=key, mobile="13972565397")
+        self.assertEqual(a["result"]["Area"], "臺北,😀")
+        self.assertEqual(a["result"]["Now_isp"], "电信")
+        arr = self.arr("area=x", key)
+        self.assertEqual([e["result"].get("Area") for e in arr],
+                         ["x", "x", None])
+        # a real answer, deformed: charged
+        self.assertEqual(self.stats(key)["charged"], 3)
+        st, h, b = self.raw("GET", "/_fault/area/balance?apikey=" + key)
+        self.assertEqual(st, 400)
+
     def test_combination_and_bad_spec(self):
         key = self.account()
         st, h, b = self.raw("GET", "/_fault/textjson,trailingcomma,"

@@ -1,4 +1,4 @@
-// libFuzzer target: the three response parsers on arbitrary bodies.  Each
+// libFuzzer target: the response parsers on arbitrary bodies.  Each
 // may only return a record or throw QxtError(BadResponse); every string it
 // returns is valid UTF-8 without NUL; res is -1 or 0..999.  Anything else
 // (crash, sanitizer report, other exception) is a finding.
@@ -49,6 +49,35 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(valid_utf8_without_nul(b.request_reason));
     for (const auto& r : b.items) check_record(r);
   } catch (const qxt::QxtError& e) {
+    check_error(e);
+  }
+  // The salvaging batch parser: the same answer as the strict one when that
+  // one accepts; otherwise either a refusal as well, or odd elements marked
+  // unreadable (empty) among elements read as the strict parser would.
+  bool strict_ok = false;
+  std::size_t strict_items = 0;
+  try {
+    strict_items = qxt::parse_batch(body).items.size();
+    strict_ok = true;
+  } catch (const qxt::QxtError&) {
+  }
+  try {
+    const qxt::BatchResponse b = qxt::parse_batch_salvaging(body);
+    check(valid_utf8_without_nul(b.request_reason));
+    std::size_t unreadable = 0;
+    for (const auto& r : b.items) {
+      check_record(r);
+      if (r.unreadable) {
+        ++unreadable;
+        check(r.mobile.empty() && r.area.empty() && r.code == 0 && r.res == -1);
+      }
+    }
+    check(unreadable == b.unreadable);
+    check(!strict_ok || (unreadable == 0 && b.items.size() == strict_items));
+    check(strict_ok || unreadable > 0);
+    if (unreadable > 0) check_error(qxt::QxtError(b.first_unreadable));
+  } catch (const qxt::QxtError& e) {
+    check(!strict_ok);
     check_error(e);
   }
   try {

@@ -158,6 +158,26 @@ TEST(BatchJob, MismatchedAnswersKeepWhatTheirMobileAttributesAndRaise) {
   expect_mismatch({ok("13972565391"), ok("not a number")}, {true, false}, "junk Mobile");
 }
 
+// Unreadable elements (parse_batch_salvaging) are never recorded, and make
+// positions untrusted; they are no mismatch by themselves (record returns,
+// the client reports them).
+TEST(BatchJob, UnreadableElementsAreLeftOutAndPositionsUntrusted) {
+  std::vector<std::uint64_t> keys = {key("13972565391"), key("13972565397"), key("17012345678")};
+  CarrierRecord odd;
+  odd.unreadable = true;
+  {
+    BatchJob job(keys.data(), keys.size(), 1000);
+    EXPECT_EQ(job.record(0, {ok("13972565391"), odd, ok("17012345678")}), 2u);
+    EXPECT_EQ(job.result_for(keys[1])->code, CompactResult::kNotAsked);
+    EXPECT_EQ(job.answered(), 2u);
+  }
+  {
+    BatchJob job(keys.data(), keys.size(), 1000);
+    EXPECT_EQ(job.record(0, {ok(""), odd, ok("")}), 0u) << "attributed by position";
+    EXPECT_EQ(job.answered(), 0u);
+  }
+}
+
 TEST(BatchJob, MismatchMessageSaysWhatWasKept) {
   std::vector<std::uint64_t> keys = {key("13972565391"), key("13972565397"), key("17012345678")};
   BatchJob job(keys.data(), keys.size(), 1000);

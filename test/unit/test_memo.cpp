@@ -44,6 +44,32 @@ TEST(StatementMemo, KeepsPerNumberAnswersForOneStatementOnly) {
   EXPECT_EQ(memo.size(), 0u);
 }
 
+// One statement that asks through two URLs (or keys) in turn keeps the
+// answers of each: going back to the first must not pay for its numbers
+// again.  Each account's answers stay its own.
+TEST(StatementMemo, KeepsEachKeyAndUrlForTheWholeStatement) {
+  StatementMemo memo;
+  const std::uint64_t here = fingerprint("http://x", "k");
+  const std::uint64_t there = fingerprint("http://y", "k");
+  const std::uint64_t k391 = mobile_to_key("13972565391");
+  memo.enter({1000, 7, here});
+  memo.put(k391, answer("13972565391", 0));
+  memo.enter({1000, 7, there});
+  EXPECT_EQ(memo.find(k391), nullptr) << "another URL's answer served";
+  memo.put(k391, answer("13972565391", 0, 1));
+  memo.enter({1000, 7, here});
+  ASSERT_NE(memo.find(k391), nullptr) << "switching URLs forgot the first URL's answers";
+  EXPECT_EQ(memo.find(k391)->res, 0);
+  memo.enter({1000, 7, there});
+  ASSERT_NE(memo.find(k391), nullptr);
+  EXPECT_EQ(memo.find(k391)->res, 1);
+  // The next statement forgets all of them.
+  memo.enter({1001, 7, here});
+  EXPECT_EQ(memo.find(k391), nullptr);
+  memo.enter({1001, 7, there});
+  EXPECT_EQ(memo.find(k391), nullptr);
+}
+
 TEST(StatementMemo, FingerprintSeparatesUrlAndKey) {
   EXPECT_NE(fingerprint("http://a", "bc"), fingerprint("http://ab", "c"));
   EXPECT_EQ(fingerprint("u", "k"), fingerprint("u", "k"));

@@ -380,3 +380,36 @@ TEST(NeverPayTwice, AShortAnswerKeepsWhatItsMobilesAttribute) {
   for (std::size_t i = 1; i < keys.size(); ++i) EXPECT_EQ(job.result_for(keys[i])->code, 0) << i;
   EXPECT_EQ(job.answered(), 4u);
 }
+
+// An answer whose elements are well-formed JSON but one of them is not the
+// documented shape (here a -4 failure whose result carries a res of "-1",
+// which the documents say nothing against; or an element that is not an
+// object at all): the other elements were charged, and are kept; the
+// answer is still reported (QX103) and not sent again.
+TEST(NeverPayTwice, AnOddElementDoesNotSpoilTheChargedOnes) {
+  for (const std::string& odd :
+       {std::string(R"({"code":-4,"reason":"x","result":{"res":"-1","Mobile":"NUM"}})"),
+        std::string(R"({"code":0,"reason":"Succ","result":{"res":"?","Mobile":"NUM"}})"),
+        std::string("null"), std::string(R"("NUM")")}) {
+    SCOPED_TRACE(odd);
+    MiniServer srv([&](const MiniRequest& r, int) {
+      std::vector<std::string> nums = asked(r.body);
+      std::string el = odd;
+      auto at = el.find("NUM");
+      if (at != std::string::npos) el.replace(at, 3, nums[1]);
+      return send(http_ok("[" + element(nums[0], 0) + "," + el + "," + element(nums[2], 0) + "]"));
+    });
+    Client client;
+    Settings s = settings_for(srv);
+    std::vector<std::uint64_t> keys = numbers(3);
+    BatchJob job(keys.data(), keys.size(), s.batch_size);
+    Error e = error_of([&] { client.batch(s, job, nullptr); });
+    EXPECT_EQ(e.sqlstate, "QX103") << e.message;
+    EXPECT_NE(e.detail.find("2 of its 3 elements were kept"), std::string::npos) << e.detail;
+    EXPECT_EQ(srv.requests(), 1);
+    EXPECT_EQ(job.answered(), 2u) << "the charged elements beside the odd one were dropped";
+    EXPECT_EQ(job.result_for(keys[0])->code, 0);
+    EXPECT_EQ(job.result_for(keys[1])->code, CompactResult::kNotAsked);
+    EXPECT_EQ(job.result_for(keys[2])->code, 0);
+  }
+}

@@ -20,6 +20,7 @@ using qxt::CarrierRecord;
 using qxt::ErrorKind;
 using qxt::parse_balance;
 using qxt::parse_batch;
+using qxt::parse_batch_salvaging;
 using qxt::parse_carrier;
 using qxt::QxtError;
 
@@ -376,6 +377,42 @@ TEST(ParseBatch, WrongShapes) {
   bad_batch("[{\"code\":0,\"result\":{\"res\":\"0\"}},,]");
   bad_batch("[,{\"code\":0,\"result\":{\"res\":\"0\"}}]");
   bad_batch("[{\"code\":0,\"result\":{\"res\":\"0\"}} {\"code\":0,\"result\":{\"res\":\"0\"}}]");
+}
+
+// parse_batch_salvaging: an element that is valid JSON but not the
+// documented shape is marked unreadable and the others are read; the body
+// must still be valid JSON as a whole.
+TEST(ParseBatch, SalvagingMarksOddElementsAndReadsTheOthers) {
+  const std::string ok =
+      R"({"code":0,"reason":"Succ","result":{"res":"1","Mobile":"13972565397","Area":"a","Init_Isp":"b","Now_Isp":"c"}})";
+  for (const char* odd : {"null", "[]", "\"13972565391\"", "{\"reason\":\"no code\"}",
+                          "{\"code\":0,\"reason\":\"Succ\"}",
+                          "{\"code\":-4,\"result\":{\"res\":\"-1\",\"Mobile\":\"13972565391\"}}",
+                          "{\"code\":-4,\"result\":{\"Mobile\":13972565391}}",
+                          "{\"code\":0,\"result\":{\"res\":\"x\",\"Area\":{\"deep\":[1,{}]}}}"}) {
+    SCOPED_TRACE(odd);
+    const std::string body = "[" + ok + "," + odd + "," + ok + "]";
+    EXPECT_THROW(parse_batch(body), QxtError) << "parse_batch stays strict";
+    const BatchResponse b = parse_batch_salvaging(body);
+    ASSERT_EQ(b.items.size(), 3u);
+    EXPECT_EQ(b.unreadable, 1u);
+    EXPECT_EQ(b.first_unreadable.kind, ErrorKind::BadResponse);
+    EXPECT_NE(b.first_unreadable.message.find("is not in the documented form"), std::string::npos)
+        << b.first_unreadable.message;
+    EXPECT_FALSE(b.items[0].unreadable);
+    EXPECT_TRUE(b.items[1].unreadable);
+    EXPECT_TRUE(b.items[1].mobile.empty()) << "nothing of an odd element is kept";
+    EXPECT_FALSE(b.items[2].unreadable);
+    EXPECT_EQ(b.items[2].mobile, "13972565397");
+    EXPECT_EQ(b.items[2].res, 1);
+  }
+  // Not JSON, anywhere: the whole answer is refused.
+  for (const char* broken : {"[{\"code\":0,\"result\":{\"res\":\"x\"}} {}]",
+                             "[{\"code\":0,\"result\":{\"res\":\"x\",}}, {\"code\":]",
+                             "[null, {\"code\":0,\"result\":{\"res\":\"0\"}"}) {
+    SCOPED_TRACE(broken);
+    EXPECT_THROW(parse_batch_salvaging(broken), QxtError);
+  }
 }
 
 // --- balance ---------------------------------------------------------------
