@@ -3,8 +3,9 @@
 
 Needs: Debian's python3 with python3-psycopg2 and python3-matplotlib, a
 PostgreSQL 15 cluster reachable through the PG* environment (pg_virtualenv
-sets it) with qxt_portability and plpython3u installable, and two emulators:
---lat-url (the vendor's latency model) and --zero-url (no latency).
+sets it) with qxt_portability and plpython3u installable, two emulators:
+--lat-url (the vendor's latency model) and --zero-url (no latency), and
+--refclient, bench/refclient.c built.
 
 It writes OUT/results.json and OUT/throughput.png, prints a table, the CPU,
 latency, memory and cancel figures, and one closing line per target: PASS or
@@ -18,7 +19,6 @@ import json
 import math
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -409,73 +409,43 @@ def run_cpu(args, res):
     res["cpu"] = out
 
 
-class KeepAliveClient:
-    """The reference for "added latency": a minimal HTTP/1.1 client on one
-    kept-alive TCP connection (TCP_NODELAY, as libcurl sets it) that sends
-    the POST /carrier qxt_carrier sends (the same headers and form body) and
-    reads the answer by its Content-Length, nothing more.  Its time per call
-    is the emulator's own latency plus the loopback round trip and a few
-    microseconds of Python: about the least any client can take."""
+class RefClient:
+    """The reference for "added latency": bench/refclient.c, a minimal C
+    HTTP/1.1 client on one kept-alive TCP connection that sends the POST
+    /carrier qxt_carrier sends (the same headers and form body) and reads the
+    answer by its Content-Length.  It times each exchange itself
+    (CLOCK_MONOTONIC around send and receive), so nothing of Python's counts:
+    the emulator's own latency plus the loopback round trip, about the least
+    any client can take."""
 
-    def __init__(self, url):
+    def __init__(self, binary, url, key):
         u = urllib.parse.urlsplit(url)
-        self.host, self.port, self.prefix = u.hostname, u.port, u.path.rstrip("/")
-        self.sock = socket.create_connection((self.host, self.port), timeout=30)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.rest = b""
+        self.p = subprocess.Popen([binary, u.hostname, str(u.port), u.path.rstrip("/"), key],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def series(self, numbers):
+        """Seconds per call, one call per number, in order."""
+        self.p.stdin.write("".join(m + "\n" for m in numbers))
+        self.p.stdin.flush()
+        out = []
+        for _ in numbers:
+            line = self.p.stdout.readline()
+            if not line:
+                raise RuntimeError("the reference client stopped (exit %s)" % self.p.poll())
+            ns, ok = line.split()
+            if ok != "1":
+                raise RuntimeError("the reference client got an answer that is not a success")
+            out.append(int(ns) / 1e9)
+        return out
 
     def close(self):
-        self.sock.close()
-
-    def carrier(self, key, mobile):
-        """One lookup; returns (seconds, parsed answer).  Only the exchange
-        is timed; the answer is checked afterwards."""
-        body = urllib.parse.urlencode({"apikey": key, "mobile": mobile}).encode()
-        req = ("POST %s/carrier HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: qxt_portability/1.0\r\n"
-               "Content-Type: application/x-www-form-urlencoded\r\nAccept: application/json\r\n"
-               "Content-Length: %d\r\n\r\n" % (self.prefix, self.host, self.port, len(body))
-               ).encode() + body
-        sock, buf = self.sock, self.rest
-        t0 = time.perf_counter()
-        sock.sendall(req)
-        while True:
-            end = buf.find(b"\r\n\r\n")
-            if end >= 0:
-                break
-            chunk = sock.recv(65536)
-            if not chunk:
-                raise RuntimeError("the emulator closed the kept-alive connection")
-            buf += chunk
-        head = buf[:end].decode("latin-1")
-        length = None
-        for line in head.split("\r\n")[1:]:
-            k, _, v = line.partition(":")
-            if k.strip().lower() == "content-length":
-                length = int(v)
-        if length is None:
-            raise RuntimeError("an answer without Content-Length: %r" % head)
-        need = end + 4 + length
-        while len(buf) < need:
-            chunk = sock.recv(65536)
-            if not chunk:
-                raise RuntimeError("the emulator closed the connection mid-answer")
-            buf += chunk
-        t1 = time.perf_counter()
-        self.rest = buf[need:]
-        status = head.split(" ", 2)[1]
-        answer = json.loads(buf[end + 4:need])
-        if status != "200" or int(answer.get("code", -1)) != 0:
-            raise RuntimeError("reference client: HTTP %s, %r" % (status, answer))
-        return t1 - t0, answer
-
-
-def reference_series(client, key, numbers):
-    return [client.carrier(key, m)[0] for m in numbers]
+        self.p.stdin.close()
+        self.p.wait(timeout=30)
 
 
 def run_single(args, res):
     """Added latency of one qxt_carrier: against the reference client
-    (KeepAliveClient) on the same emulator, in the same run.  The series are
+    (RefClient) on the same emulator, in the same run.  The series are
     interleaved in rounds (reference, reuse on, reuse off) so that drift of a
     noisy machine hits them alike.  Zero-latency emulator first (where the
     difference is all ours), then a cross-check at the vendor's latency."""
@@ -488,8 +458,8 @@ def run_single(args, res):
     nums = iter(distinct_numbers(per * rounds * 3 + 3 * warm + 10, 50000000))
     take = lambda k: [next(nums) for _ in range(k)]
     ref_key = new_account(url, "ref")
-    ref = KeepAliveClient(url)
-    reference_series(ref, ref_key, take(warm))                         # warm-up
+    ref = RefClient(args.refclient, url, ref_key)
+    ref.series(take(warm))                                             # warm-up
     sessions = {}
     for reuse in ("on", "off"):
         conn, cur = connect()
@@ -502,7 +472,7 @@ def run_single(args, res):
     log("single lookups: %d rounds of %d calls each for the reference client, "
         "reuse_connections on, off ..." % (rounds, per))
     for _ in range(rounds):
-        series["ref"] += reference_series(ref, ref_key, take(per))
+        series["ref"] += ref.series(take(per))
         for reuse in ("on", "off"):
             cur = sessions[reuse][1]
             cur.execute("SELECT * FROM bench_each('qxt', %s)", (take(per),))
@@ -534,15 +504,15 @@ def run_single(args, res):
     lnums = iter(distinct_numbers(2 * lper * lrounds + 4, 90000000))
     ltake = lambda k: [next(lnums) for _ in range(k)]
     rkey = new_account(lurl, "lref")
-    ref = KeepAliveClient(lurl)
-    reference_series(ref, rkey, ltake(1))
+    ref = RefClient(args.refclient, lurl, rkey)
+    ref.series(ltake(1))
     conn, cur = connect()
     configure(cur, lurl, new_account(lurl, "lqxt"))
     cur.execute("SELECT * FROM bench_each('qxt', %s)", (ltake(1),))
     lser = {"ref": [], "qxt": []}
     log("single lookups at %d ms: %d rounds of %d calls each ..." % (args.single_ms, lrounds, lper))
     for _ in range(lrounds):
-        lser["ref"] += reference_series(ref, rkey, ltake(lper))
+        lser["ref"] += ref.series(ltake(lper))
         cur.execute("SELECT * FROM bench_each('qxt', %s)", (ltake(lper),))
         lser["qxt"] += cur.fetchone()[0]
     ref.close()
@@ -740,7 +710,8 @@ def print_report(args, res):
     print()
     print("Single lookup latency (zero-latency emulator, %d sequential calls per series, interleaved in %d rounds;"
           % (s["calls"], s["rounds"]))
-    print("  reference = a minimal keep-alive HTTP client sending the same POST /carrier to the same emulator):")
+    print("  reference = bench/refclient.c, a minimal C keep-alive HTTP client sending the same POST /carrier")
+    print("  to the same emulator and timing each exchange itself):")
     r = s["reference"]
     print("  reference client (1 connection, kept alive)  : p50 %.3f ms  p90 %.3f ms  (%d requests on %d connection%s)"
           % (r["p50_ms"], r["p90_ms"], r["requests"], r["connections"], "" if r["connections"] == 1 else "s"))
@@ -912,6 +883,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--lat-url", required=True)
     ap.add_argument("--zero-url", required=True)
+    ap.add_argument("--refclient", required=True, help="bench/refclient.c, built")
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
     ap.add_argument("--numbers", type=int, default=None)
     ap.add_argument("--quick", action="store_true")

@@ -9,7 +9,8 @@
 #   --single-ms MS   the emulator's latency per single lookup (default 100)
 #   --batch-ms MS    the emulator's latency per batch request (default 1500)
 #
-# Installs what it needs, builds and installs the extension, starts two
+# Installs what it needs, builds and installs the extension and the reference
+# client of the added-latency figure (bench/refclient.c), starts two
 # emulators on 127.0.0.1 (the vendor's latency model, and zero latency for the
 # CPU/latency/memory/cancel figures), makes one throwaway PostgreSQL 15
 # cluster (pg_virtualenv) and runs bench/bench.py in it.  Writes
@@ -89,6 +90,11 @@ say "building and installing the extension (log: build/logs/bench-build.log)"
 run_logged "$LOGDIR/bench-build.log" make -j2 PG_CONFIG="$PG_CONFIG" || exit 2
 run_logged "$LOGDIR/bench-install.log" $SUDO make install PG_CONFIG="$PG_CONFIG" || exit 2
 
+# ... and the reference client of the added-latency figure
+mkdir -p "$ROOT/build/bench"
+run_logged "$LOGDIR/bench-refclient.log" gcc -O2 -Wall -Wextra -o "$ROOT/build/bench/refclient" \
+    "$ROOT/bench/refclient.c" || exit 2
+
 # 2. two emulators
 mkdir -p "$TMP/lat" "$TMP/zero"
 start_emulator "$TMP/lat" --latency-single-ms "$SINGLE_MS" --latency-batch-ms "$BATCH_MS" || exit 2
@@ -101,6 +107,7 @@ say "emulators: $LAT_URL (${SINGLE_MS} ms single, ${BATCH_MS} ms batch), $ZERO_U
 say "running bench/bench.py in a pg_virtualenv cluster"
 pg_virtualenv "${PG_VIRTUALENV_OPTS[@]}" \
     "$PY" "$ROOT/bench/bench.py" --lat-url "$LAT_URL" --zero-url "$ZERO_URL" \
+    --refclient "$ROOT/build/bench/refclient" \
     --out "$OUT" "${ARGS[@]}" </dev/null
 rc=$?
 case "$rc" in
