@@ -3,12 +3,15 @@
 
 Needs: Debian's python3 with python3-psycopg2 and python3-matplotlib, a
 PostgreSQL 15 cluster reachable through the PG* environment (pg_virtualenv
-sets it) with qxt_portability and plpython3u installable, and two emulators:
---lat-url (the vendor's latency model) and --zero-url (no latency).
+sets it) with qxt_portability and plpython3u installable, two emulators:
+--lat-url (the vendor's latency model) and --zero-url (no latency), and
+--refclient, bench/refclient.c built.
 
 It writes OUT/results.json and OUT/throughput.png, prints a table, the CPU,
-latency, memory and cancel figures, and one closing line per target.
-Exit 0 when the run completed (met or not), 1 when the run itself broke.
+latency, memory and cancel figures, and one closing line per target: PASS or
+FAIL, with the measured value and the limit.
+Exit 0 when every target passed, 1 when one failed, 2 when the run itself
+broke.
 """
 
 import argparse
@@ -19,8 +22,8 @@ import random
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
+import urllib.parse
 import uuid
 
 import psycopg2
@@ -83,6 +86,20 @@ BEGIN
   t0 := clock_timestamp();
   EXECUTE q INTO answered USING arr;
   secs := extract(epoch FROM clock_timestamp() - t0);
+END $$;
+
+-- A statement run until statement_timeout cancels it: its SQLSTATE, and how
+-- long after the timeout was due it ended, measured inside the backend from
+-- the top-level statement's start (the timeout's own clock).
+CREATE FUNCTION bench_cancel(q text, arr text[], OUT state text, OUT late_ms float8)
+LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE q USING arr;
+  state := '00000';
+EXCEPTION WHEN query_canceled THEN
+  state := SQLSTATE;
+  late_ms := 1000 * extract(epoch FROM clock_timestamp() - statement_timestamp()
+                                       - current_setting('statement_timeout')::interval);
 END $$;
 
 -- Per-row lookups, each one timed inside the backend.
@@ -287,9 +304,12 @@ def run_latency(args, res):
         log("qxt_carrier_batch, concurrency %d ..." % c)
         secs, answered = timed(cur, "SELECT count(res) FROM qxt_carrier_batch($1)", "main")
         sent = emu_sent(url, key)
+        # It sends each distinct number once: ceil(distinct / 1000) requests,
+        # c at a time.
         bound = math.ceil(chunks / c) * bsec
         rows.append({"method": "qxt_carrier_batch", "concurrency": c, "numbers": n,
                      "wall_s": secs, "answered": answered, "bound_s": bound,
+                     "planned_requests": chunks, "planned_sent": n_distinct,
                      "ratio": secs / bound, "paid": sent["charged"],
                      "sent": sent["numbers"], "requests": sent["carrier_batch"],
                      "max_in_flight": emu_stats_small(url, key)})
@@ -325,14 +345,18 @@ def run_latency(args, res):
                  "paid_in_sample": sent["charged"], "paid": None,
                  "call_p50_ms": pct(each, 50) * 1000, "call_p90_ms": pct(each, 90) * 1000})
 
+    # It does not deduplicate: it sends every element, in ceil(n / 1000)
+    # requests one after another, and its bound counts those.
     key = new_account(url, "pyb")
     configure(cur, url, key)
     log("py_carrier_batch (PL/Python + requests, serial chunks of 1000) ...")
     secs, answered = timed(cur, "SELECT count(res) FROM py_carrier_batch($1)", "main")
     sent = emu_sent(url, key)
-    bound1 = chunks * bsec
+    py_chunks = math.ceil(n / 1000)
+    bound1 = py_chunks * bsec
     rows.append({"method": "py_carrier_batch", "concurrency": 1, "numbers": n,
                  "wall_s": secs, "answered": answered, "bound_s": bound1,
+                 "planned_requests": py_chunks, "planned_sent": n,
                  "ratio": secs / bound1, "paid": sent["charged"], "sent": sent["numbers"],
                  "requests": sent["carrier_batch"]})
     conn.close()
@@ -385,44 +409,57 @@ def run_cpu(args, res):
     res["cpu"] = out
 
 
-def curl_latency(url, key, numbers):
-    """The emulator's own latency for /carrier: one curl process, one kept-alive
-    connection, libcurl's time_total per transfer."""
-    with tempfile.NamedTemporaryFile("w", suffix=".curlrc", delete=False) as f:
-        for i, m in enumerate(numbers):
-            if i:
-                f.write("next\n")
-            f.write('url = "%s/carrier"\n' % url)
-            f.write('data = "apikey=%s&mobile=%s"\n' % (key, m))
-            f.write('output = "/dev/null"\n')
-            f.write('silent\nshow-error\nwrite-out = "%{time_total} %{num_connects}\\n"\n')
-        path = f.name
-    try:
-        p = subprocess.run(["curl", "--noproxy", "*", "--config", path],
-                           capture_output=True, text=True, timeout=300)
-    finally:
-        os.unlink(path)
-    if p.returncode != 0:
-        raise RuntimeError("curl failed: %s" % p.stderr.strip())
-    lines = [l.split() for l in p.stdout.split("\n") if l.strip()]
-    times = [float(a) for a, _ in lines]
-    connects = sum(int(b) for _, b in lines)
-    return times, connects
+class RefClient:
+    """The reference for "added latency": bench/refclient.c, a minimal C
+    HTTP/1.1 client on one kept-alive TCP connection that sends the POST
+    /carrier qxt_carrier sends (the same headers and form body) and reads the
+    answer by its Content-Length.  It times each exchange itself
+    (CLOCK_MONOTONIC around send and receive), so nothing of Python's counts:
+    the emulator's own latency plus the loopback round trip, about the least
+    any client can take."""
+
+    def __init__(self, binary, url, key):
+        u = urllib.parse.urlsplit(url)
+        self.p = subprocess.Popen([binary, u.hostname, str(u.port), u.path.rstrip("/"), key],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def series(self, numbers):
+        """Seconds per call, one call per number, in order."""
+        self.p.stdin.write("".join(m + "\n" for m in numbers))
+        self.p.stdin.flush()
+        out = []
+        for _ in numbers:
+            line = self.p.stdout.readline()
+            if not line:
+                raise RuntimeError("the reference client stopped (exit %s)" % self.p.poll())
+            ns, ok = line.split()
+            if ok != "1":
+                raise RuntimeError("the reference client got an answer that is not a success")
+            out.append(int(ns) / 1e9)
+        return out
+
+    def close(self):
+        self.p.stdin.close()
+        self.p.wait(timeout=30)
 
 
 def run_single(args, res):
-    """Added latency of one qxt_carrier over the emulator's own (zero-latency
-    emulator).  The three series are interleaved in rounds (curl, reuse on,
-    reuse off) so that drift of a noisy machine hits them alike."""
+    """Added latency of one qxt_carrier: against the reference client
+    (RefClient) on the same emulator, in the same run.  The series are
+    interleaved in rounds (reference, reuse on, reuse off) so that drift of a
+    noisy machine hits them alike.  Zero-latency emulator first (where the
+    difference is all ours), then a cross-check at the vendor's latency."""
     url = args.zero_url
     n = args.single_n
-    rounds = 10
+    rounds = 20
     per = max(1, n // rounds)
     warm = 10
     out = {"calls": per * rounds, "rounds": rounds}
-    nums = iter(distinct_numbers(per * rounds * 3 + rounds + 2 * warm + 10, 50000000))
+    nums = iter(distinct_numbers(per * rounds * 3 + 3 * warm + 10, 50000000))
     take = lambda k: [next(nums) for _ in range(k)]
-    curl_key = new_account(url, "curl")
+    ref_key = new_account(url, "ref")
+    ref = RefClient(args.refclient, url, ref_key)
+    ref.series(take(warm))                                             # warm-up
     sessions = {}
     for reuse in ("on", "off"):
         conn, cur = connect()
@@ -431,41 +468,62 @@ def run_single(args, res):
         cur.execute("SET qxt.reuse_connections = %s" % reuse)
         cur.execute("SELECT * FROM bench_each('qxt', %s)", (take(warm),))   # warm-up
         sessions[reuse] = (conn, cur, key)
-    series = {"curl": [], "on": [], "off": []}
-    connects = 0
-    log("single lookups: %d rounds of %d calls each for curl, reuse_connections on, off ..."
-        % (rounds, per))
+    series = {"ref": [], "on": [], "off": []}
+    log("single lookups: %d rounds of %d calls each for the reference client, "
+        "reuse_connections on, off ..." % (rounds, per))
     for _ in range(rounds):
-        t, c = curl_latency(url, curl_key, take(per + 1))
-        series["curl"] += t[1:]              # the first transfer of each curl connects
-        connects += c
+        series["ref"] += ref.series(take(per))
         for reuse in ("on", "off"):
             cur = sessions[reuse][1]
             cur.execute("SELECT * FROM bench_each('qxt', %s)", (take(per),))
             series[reuse] += cur.fetchone()[0]
-    out["emulator_curl"] = {"p50_ms": pct(series["curl"], 50) * 1000,
-                            "p90_ms": pct(series["curl"], 90) * 1000,
-                            "connections": connects}
+    ref.close()
+    st = emu_stats(url, ref_key)
+    out["reference"] = {"p50_ms": pct(series["ref"], 50) * 1000,
+                        "p90_ms": pct(series["ref"], 90) * 1000,
+                        "requests": st["requests"]["carrier"],
+                        "connections": st["connections"],
+                        "raw_ms": [round(x * 1000, 3) for x in series["ref"]]}
     for reuse in ("on", "off"):
         conn, cur, key = sessions[reuse]
         st = emu_stats(url, key)
         out["reuse_" + reuse] = {"p50_ms": pct(series[reuse], 50) * 1000,
                                  "p90_ms": pct(series[reuse], 90) * 1000,
                                  "requests": st["requests"]["carrier"],
+                                 "connections": st["connections"],
                                  "raw_ms": [round(x * 1000, 3) for x in series[reuse]]}
         conn.close()
-    out["emulator_curl"]["raw_ms"] = [round(x * 1000, 3) for x in series["curl"]]
-    base = out["emulator_curl"]["p50_ms"]
+    base = out["reference"]["p50_ms"]
     out["added_p50_ms_reuse_on"] = out["reuse_on"]["p50_ms"] - base
     out["added_p50_ms_reuse_off"] = out["reuse_off"]["p50_ms"] - base
-    # cross-check at the vendor's latency: the per-row sample against curl there
-    row = next(r for r in res["table"] if r["method"] == "qxt_carrier per row")
-    key = new_account(args.lat_url, "curl")
-    lt, _ = curl_latency(args.lat_url, key, distinct_numbers(args.lat_curl_n + 1, 90000000))
-    lt = lt[1:]
-    out["latency_emulator"] = {"curl_p50_ms": pct(lt, 50) * 1000, "curl_calls": len(lt),
-                               "qxt_p50_ms": row["call_p50_ms"],
-                               "added_p50_ms": row["call_p50_ms"] - pct(lt, 50) * 1000}
+
+    # Cross-check at the vendor's latency: the same comparison, interleaved.
+    lurl = args.lat_url
+    lrounds = 5
+    lper = max(1, args.lat_n // lrounds)
+    lnums = iter(distinct_numbers(2 * lper * lrounds + 4, 90000000))
+    ltake = lambda k: [next(lnums) for _ in range(k)]
+    rkey = new_account(lurl, "lref")
+    ref = RefClient(args.refclient, lurl, rkey)
+    ref.series(ltake(1))
+    conn, cur = connect()
+    configure(cur, lurl, new_account(lurl, "lqxt"))
+    cur.execute("SELECT * FROM bench_each('qxt', %s)", (ltake(1),))
+    lser = {"ref": [], "qxt": []}
+    log("single lookups at %d ms: %d rounds of %d calls each ..." % (args.single_ms, lrounds, lper))
+    for _ in range(lrounds):
+        lser["ref"] += ref.series(ltake(lper))
+        cur.execute("SELECT * FROM bench_each('qxt', %s)", (ltake(lper),))
+        lser["qxt"] += cur.fetchone()[0]
+    ref.close()
+    conn.close()
+    out["latency_emulator"] = {"calls": lper * lrounds, "rounds": lrounds,
+                               "ref_p50_ms": pct(lser["ref"], 50) * 1000,
+                               "qxt_p50_ms": pct(lser["qxt"], 50) * 1000,
+                               "added_p50_ms": (pct(lser["qxt"], 50) - pct(lser["ref"], 50)) * 1000,
+                               # the spread of the emulator's 100 ms sleeps,
+                               # which bounds what this comparison resolves
+                               "ref_p10_p90_ms": (pct(lser["ref"], 90) - pct(lser["ref"], 10)) * 1000}
     res["single"] = out
 
 
@@ -542,6 +600,9 @@ def run_memory(args, res):
 
 
 def run_cancel(args, res):
+    """8 batch requests hanging at the emulator, statement_timeout 500 ms: how
+    long after the timeout the statement ends, inside the backend
+    (bench_cancel) and as the client sees it."""
     url = args.zero_url
     conn, cur = connect()
     store(cur, "cancel", distinct_numbers(800, 80000000))
@@ -553,22 +614,21 @@ def run_cancel(args, res):
         configure(cur, url + "/_fault/hang", key)
         cur.execute("SET statement_timeout = '500ms'")
         t0 = time.perf_counter()
-        err = None
-        try:
-            cur.execute("SELECT count(*) FROM qxt_carrier_batch((SELECT arr FROM bench_input WHERE name = 'cancel'))")
-            cur.fetchall()
-        except psycopg2.Error as e:
-            err = e.pgcode
+        cur.execute("SELECT * FROM bench_cancel('SELECT count(*) FROM qxt_carrier_batch($1)', "
+                    "(SELECT arr FROM bench_input WHERE name = 'cancel'))")
+        sqlstate, late_ms = cur.fetchone()
         wall = time.perf_counter() - t0
         cur.execute("RESET statement_timeout")
         st = emu_stats(url, key)
-        reps.append({"wall_ms": wall * 1000, "cancel_ms": wall * 1000 - 500, "sqlstate": err,
+        reps.append({"wall_ms": wall * 1000, "client_late_ms": wall * 1000 - 500,
+                     "cancel_ms": late_ms, "sqlstate": sqlstate,
                      "max_in_flight": st["max_in_flight"],
                      "requests": st["requests"]["carrier_batch"]})
         time.sleep(0.3)     # let the emulator's hung handlers see the disconnects
     conn.close()
-    lat = [r["cancel_ms"] for r in reps]
-    res["cancel"] = {"runs": reps, "max_ms": max(lat), "median_ms": statistics.median(lat)}
+    lat = [r["cancel_ms"] if r["cancel_ms"] is not None else float("inf") for r in reps]
+    res["cancel"] = {"runs": reps, "max_ms": max(lat), "median_ms": statistics.median(lat),
+                     "client_max_ms": max(r["client_late_ms"] for r in reps)}
 
 
 # ---------------------------------------------------------------------------
@@ -581,17 +641,22 @@ def fmt_int(v):
 def print_report(args, res):
     inp = res["input"]
     n = inp["numbers"]
+    t = {r["method"]: r for r in res["table"] if r["method"] != "qxt_carrier_batch"}
+    py = t["py_carrier_batch"]
     print()
     print("qxt_portability benchmark: %s numbers (%s distinct, %s duplicates), emulator latency "
           "%d ms single / %d ms per batch request" % (fmt_int(n), fmt_int(inp["distinct"]),
                                                       fmt_int(inp["duplicates"]), args.single_ms,
                                                       args.batch_ms))
-    print("pipeline bound = ceil(ceil(%d/1000) / concurrency) x %.2f s" % (inp["distinct"], args.batch_ms / 1000))
+    print("pipeline bound = ceil(requests / concurrency) x %.2f s, counting the requests each method "
+          "sends: qxt_carrier_batch %d (the %s distinct numbers), py_carrier_batch %d (all %s, no dedupe)"
+          % (args.batch_ms / 1000, inp["chunks_of_1000"], fmt_int(inp["distinct"]),
+             py["planned_requests"], fmt_int(n)))
     print("%d CPUs; load average %s at the start, %s at the end (other work on the machine skews the CPU and latency figures)"
           % (os.cpu_count(), "/".join(res["loadavg_start"]), "/".join(res["loadavg_end"])))
     print()
-    hdr = "%-56s %9s %9s %11s %14s %13s" % ("method", "numbers", "wall s", "numbers/s",
-                                             "ratio to bound", "numbers paid")
+    hdr = "%-56s %9s %9s %11s %9s %14s %13s" % ("method", "numbers", "wall s", "numbers/s",
+                                                 "requests", "ratio to bound", "numbers paid")
     print(hdr)
     print("-" * len(hdr))
     for r in res["table"]:
@@ -599,31 +664,33 @@ def print_report(args, res):
             name = "%s (extrapolated from a sample of %d)" % (r["method"], r["sample"])
             paid = "~%s est." % fmt_int(int(round(r["paid_in_sample"] * n / r["sample"])))
             ratio = "-"
+            reqs = "~%s" % fmt_int(n)
         elif r["method"] == "py_carrier_batch":
             name = "py_carrier_batch (serial, 1000 per request)"
             paid = fmt_int(r["paid"])
-            ratio = "%.2f (c=1)" % r["ratio"]
+            ratio = "%.3f (c=1)" % r["ratio"]
+            reqs = str(r["requests"])
         else:
             name = "qxt_carrier_batch  concurrency %d" % r["concurrency"]
             paid = fmt_int(r["paid"])
             ratio = "%.3f" % r["ratio"]
-        print("%-56s %9s %9.2f %11.0f %14s %13s" % (name,
-                                                    fmt_int(n), r["wall_s"], n / r["wall_s"],
-                                                    ratio, paid))
+            reqs = str(r["requests"])
+        print("%-56s %9s %9.2f %11.0f %9s %14s %13s" % (name, fmt_int(n), r["wall_s"],
+                                                        n / r["wall_s"], reqs, ratio, paid))
     for r in res["table"]:
         if r.get("extrapolated"):
             print("  %s: sample of %d rows took %.2f s (p50 %.1f ms per call), %d paid in the sample"
                   % (r["method"], r["sample"], r["sample_wall_s"], r["call_p50_ms"],
                      r["paid_in_sample"]))
-    print("  numbers paid = charged by the emulator; ours sends each distinct number once (%s), "
-          "the PL/Python baseline does not dedupe (pays every duplicate); per-row estimates scale the "
-          "sample's payments" % fmt_int(inp["distinct"]))
+    print("  numbers paid = charged by the emulator, requests = /carrier_batch requests it counted; "
+          "ours sends each distinct number once (%s), the PL/Python baseline does not dedupe (pays "
+          "every duplicate); per-row estimates scale the sample's payments" % fmt_int(inp["distinct"]))
     print("  emulator max_in_flight per batch run: " + ", ".join(
         "c=%d %s" % (r["concurrency"], r["max_in_flight"]) for r in res["table"]
         if r["method"] == "qxt_carrier_batch"))
-    print("  pipeline bounds (s): " + ", ".join("c=%d %.1f" % (r["concurrency"], r["bound_s"])
-                                               for r in res["table"]
-                                               if r["method"] == "qxt_carrier_batch"))
+    print("  pipeline bounds (s): " + ", ".join(
+        ["c=%d %.1f" % (r["concurrency"], r["bound_s"]) for r in res["table"]
+         if r["method"] == "qxt_carrier_batch"] + ["py_carrier_batch %.1f" % py["bound_s"]]))
 
     cpu = res["cpu"]
     print()
@@ -641,18 +708,26 @@ def print_report(args, res):
 
     s = res["single"]
     print()
-    print("Single lookup latency (zero-latency emulator, %d sequential calls per series, interleaved in %d rounds):"
+    print("Single lookup latency (zero-latency emulator, %d sequential calls per series, interleaved in %d rounds;"
           % (s["calls"], s["rounds"]))
-    print("  emulator alone (curl, kept-alive, 1 per round): p50 %.3f ms  p90 %.3f ms  (%d connections)"
-          % (s["emulator_curl"]["p50_ms"], s["emulator_curl"]["p90_ms"], s["emulator_curl"]["connections"]))
+    print("  reference = bench/refclient.c, a minimal C keep-alive HTTP client sending the same POST /carrier")
+    print("  to the same emulator and timing each exchange itself):")
+    r = s["reference"]
+    print("  reference client (1 connection, kept alive)  : p50 %.3f ms  p90 %.3f ms  (%d requests on %d connection%s)"
+          % (r["p50_ms"], r["p90_ms"], r["requests"], r["connections"], "" if r["connections"] == 1 else "s"))
     for reuse in ("on", "off"):
         r = s["reuse_" + reuse]
-        print("  qxt_carrier, reuse_connections=%-3s      : p50 %.3f ms  p90 %.3f ms  added p50 %+.3f ms  (%d requests incl. warm-up)"
-              % (reuse, r["p50_ms"], r["p90_ms"], s["added_p50_ms_reuse_" + reuse], r["requests"]))
+        print("  qxt_carrier, reuse_connections=%-3s           : p50 %.3f ms  p90 %.3f ms  added p50 %+.3f ms  "
+              "(%d requests incl. warm-up, %d connections)"
+              % (reuse, r["p50_ms"], r["p90_ms"], s["added_p50_ms_reuse_" + reuse], r["requests"],
+                 r["connections"]))
     le = s["latency_emulator"]
-    print("  cross-check at the %d ms emulator: curl p50 %.3f ms (%d calls), qxt_carrier p50 %.3f ms "
-          "(the per-row sample), added p50 %+.3f ms" % (args.single_ms, le["curl_p50_ms"], le["curl_calls"],
-                                                       le["qxt_p50_ms"], le["added_p50_ms"]))
+    print("  cross-check at the %d ms emulator (%d calls each, interleaved in %d rounds): reference p50 %.3f ms, "
+          "qxt_carrier p50 %.3f ms, added p50 %+.3f ms;" % (args.single_ms, le["calls"], le["rounds"],
+                                                            le["ref_p50_ms"], le["qxt_p50_ms"],
+                                                            le["added_p50_ms"]))
+    print("    the reference's own p10-p90 spread there is %.3f ms (the emulator's sleep), so a difference "
+          "below that is not resolved at this latency" % le["ref_p10_p90_ms"])
 
     m = res["memory"]
     print()
@@ -672,61 +747,65 @@ def print_report(args, res):
     print()
     print("Cancel (hang fault, batch_size 100, concurrency 8, 800 numbers, statement_timeout 500 ms, %d runs):"
           % len(c["runs"]))
-    print("  statement wall - 500 ms: " + ", ".join("%.1f" % r["cancel_ms"] for r in c["runs"])
-          + " ms; max %.1f ms, median %.1f ms" % (c["max_ms"], c["median_ms"]))
+    print("  statement end after the timeout was due, inside the backend: " + ", ".join(
+        "%.1f" % r["cancel_ms"] if r["cancel_ms"] is not None else "-" for r in c["runs"])
+        + " ms; max %.1f ms, median %.1f ms" % (c["max_ms"], c["median_ms"]))
+    print("  as the client sees it (wall - 500 ms): " + ", ".join("%.1f" % r["client_late_ms"] for r in c["runs"])
+          + " ms")
     print("  SQLSTATE %s; emulator max_in_flight %s" % (
         ",".join(sorted({str(r["sqlstate"]) for r in c["runs"]})),
         ",".join(str(r["max_in_flight"]) for r in c["runs"])))
 
 
 def targets(args, res):
+    """The targets (issue 3), each PASS or FAIL with what was measured and the
+    limit.  --quick measures at smaller sizes; the lines say so, and the same
+    limits apply."""
     out = []
 
-    def line(name, measured, limit, ok, why=""):
-        out.append({"target": name, "measured": measured, "limit": limit, "met": ok, "why": why})
+    def line(name, measured, limit, ok, note=""):
+        out.append({"target": name, "measured": measured, "limit": limit, "pass": bool(ok),
+                    "note": note})
 
     n = res["input"]["numbers"]
+    size_note = "" if n == 20000 else "measured at %s numbers; the target is stated at 20,000" % fmt_int(n)
     for c in (4, 8):
         r = next(x for x in res["table"] if x["method"] == "qxt_carrier_batch" and x["concurrency"] == c)
-        name = "batch_wall_c%d" % c
-        why = ""
-        ok = r["ratio"] <= 1.10
-        if not ok:
-            why = "%.2f s against a bound of %.2f s" % (r["wall_s"], r["bound_s"])
-        if n != 20000:
-            why = (why + "; " if why else "") + "measured at %d numbers, the target is stated at 20,000" % n
-            ok = ok if not args.quick else None
-        line(name, "%.3f x bound (%.2f s / %.2f s)" % (r["ratio"], r["wall_s"], r["bound_s"]),
-             "1.10 x bound", ok, why)
-    r = res["table"]
-    paid_ok = all(x["paid"] == res["input"]["distinct"] for x in r if x["method"] == "qxt_carrier_batch")
+        line("batch_wall_c%d" % c, "%.3f x bound (%.2f s / %.2f s)" % (r["ratio"], r["wall_s"], r["bound_s"]),
+             "<= 1.10 x bound", r["ratio"] <= 1.10, size_note)
+    # Every batch run sent what it planned (each distinct number once, in
+    # ceil(distinct / 1000) requests) and was charged once per number.
+    bad = []
+    for x in res["table"]:
+        if x["method"] != "qxt_carrier_batch":
+            continue
+        if (x["paid"], x["sent"], x["requests"]) != (res["input"]["distinct"], x["planned_sent"],
+                                                     x["planned_requests"]):
+            bad.append("c=%d paid %d, sent %d in %d requests" % (x["concurrency"], x["paid"], x["sent"],
+                                                                  x["requests"]))
+    line("batch_paid_once", "; ".join(bad) if bad else "paid %s, sent %s in %d requests at every concurrency"
+         % (fmt_int(res["input"]["distinct"]), fmt_int(res["input"]["distinct"]), res["input"]["chunks_of_1000"]),
+         "== %s distinct, %d requests" % (fmt_int(res["input"]["distinct"]), res["input"]["chunks_of_1000"]),
+         not bad)
     cpu = res["cpu"]["qxt_carrier_batch"]["median_us_per_number"]
-    line("client_cpu", "%.2f us/number" % cpu, "3 us/number", cpu <= 3.0,
-         "" if cpu <= 3.0 else "backend CPU per number in qxt_carrier_batch is above the limit")
+    line("client_cpu", "%.2f us/number" % cpu, "<= 3 us/number", cpu <= 3.0,
+         "" if res["cpu"]["numbers"] == 100000 else "measured over %s numbers" % fmt_int(res["cpu"]["numbers"]))
     add = res["single"]["added_p50_ms_reuse_on"]
-    line("single_added_p50", "%.3f ms" % add, "0.5 ms", add <= 0.5,
-         "" if add <= 0.5 else "reused-connection p50 over curl's p50")
+    # A negative figure would mean the reference client is slower than
+    # qxt_carrier, that is that the comparison itself is broken.
+    line("single_added_p50", "%+.3f ms (p50 %.3f ms against the reference's %.3f ms)"
+         % (add, res["single"]["reuse_on"]["p50_ms"], res["single"]["reference"]["p50_ms"]),
+         "0 to 0.5 ms", 0 <= add <= 0.5)
     m = res["memory"]
-    if m["numbers"] >= 1000000:
-        ok = m["growth_mb"] <= 128
-        line("rss_1m", "%.1f MB" % m["growth_mb"], "128 MB", ok, "" if ok else "peak RSS growth above the limit")
-    else:
-        line("rss_1m", "%.1f MB at %d numbers" % (m["growth_mb"], m["numbers"]), "128 MB", None,
-             "not measured at 1,000,000 numbers (--quick)")
+    line("rss_1m", "%.1f MB peak RSS growth" % m["growth_mb"], "<= 128 MB", m["growth_mb"] <= 128,
+         "" if m["numbers"] >= 1000000 else
+         "measured at %s numbers; the target is stated at 1,000,000" % fmt_int(m["numbers"]))
     cx = res["cancel"]
     inflight = all(x["max_in_flight"] == 8 for x in cx["runs"])
-    ok = cx["max_ms"] <= 100 and inflight and all(x["sqlstate"] == "57014" for x in cx["runs"])
-    why = ""
-    if cx["max_ms"] > 100:
-        why = "slowest cancel %.1f ms" % cx["max_ms"]
-    if not inflight:
-        why = (why + "; " if why else "") + "max_in_flight was not 8 in every run"
-    if not all(x["sqlstate"] == "57014" for x in cx["runs"]):
-        why = (why + "; " if why else "") + "not every run ended with 57014"
-    line("cancel", "max %.1f ms (median %.1f ms)" % (cx["max_ms"], cx["median_ms"]), "100 ms", ok, why)
-    if not paid_ok:
-        line("batch_paid_once", "paid %s" % [x["paid"] for x in r if x["method"] == "qxt_carrier_batch"],
-             "%d distinct" % res["input"]["distinct"], False, "a number was paid twice")
+    states = all(x["sqlstate"] == "57014" for x in cx["runs"])
+    line("cancel", "max %.1f ms after the timeout (median %.1f ms; 57014 every run: %s; 8 in flight every run: %s)"
+         % (cx["max_ms"], cx["median_ms"], "yes" if states else "NO", "yes" if inflight else "NO"),
+         "<= 100 ms, 57014, 8 in flight", cx["max_ms"] <= 100 and inflight and states)
     res["targets"] = out
     return out
 
@@ -738,6 +817,8 @@ def print_targets(res):
         if r["method"] == "qxt_carrier_batch":
             print("  qxt_carrier_batch c=%d: wall / pipeline bound = %.3f" % (r["concurrency"], r["ratio"]))
     t = {r["method"]: r for r in res["table"]}
+    print("  py_carrier_batch: wall / pipeline bound = %.3f (%d requests, serial)"
+          % (t["py_carrier_batch"]["ratio"], t["py_carrier_batch"]["planned_requests"]))
     best = min(x["wall_s"] for x in res["table"] if x["method"] == "qxt_carrier_batch")
     print("  py_carrier_batch / best qxt_carrier_batch wall = %.1f x" % (t["py_carrier_batch"]["wall_s"] / best))
     print("  py_carrier per row / best qxt_carrier_batch wall = %.0f x (extrapolated)" % (t["py_carrier per row"]["wall_s"] / best))
@@ -747,13 +828,13 @@ def print_targets(res):
         cpu["py_carrier_batch"]["median_us_per_number"] / max(cpu["qxt_carrier_batch"]["median_us_per_number"], 1e-9)))
     print()
     for x in res["targets"]:
-        if x["met"] is True:
-            verdict = "MET"
-        elif x["met"] is None:
-            verdict = "NOT CHECKED (%s)" % x["why"]
-        else:
-            verdict = "NOT MET (%s)" % x["why"]
-        print("TARGET %s: %s <= %s  %s" % (x["target"], x["measured"], x["limit"], verdict))
+        print("TARGET %s: %s, limit %s  %s%s" % (x["target"], x["measured"], x["limit"],
+                                              "PASS" if x["pass"] else "FAIL",
+                                              " (%s)" % x["note"] if x["note"] else ""))
+    failed = [x["target"] for x in res["targets"] if not x["pass"]]
+    print("%d targets: %d PASS, %d FAIL%s" % (len(res["targets"]), len(res["targets"]) - len(failed),
+                                             len(failed), " (%s)" % ", ".join(failed) if failed else ""))
+    return not failed
 
 
 def plot(res, path):
@@ -802,6 +883,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--lat-url", required=True)
     ap.add_argument("--zero-url", required=True)
+    ap.add_argument("--refclient", required=True, help="bench/refclient.c, built")
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
     ap.add_argument("--numbers", type=int, default=None)
     ap.add_argument("--quick", action="store_true")
@@ -812,12 +894,12 @@ def main():
         args.numbers = args.numbers or 4000
         args.row_sample, args.cpu_numbers, args.repeats = 20, 20000, 3
         args.single_n, args.rss_numbers, args.cancel_reps = 50, 100000, 3
-        args.lat_curl_n = 10
+        args.lat_n = 10
     else:
         args.numbers = args.numbers or 20000
         args.row_sample, args.cpu_numbers, args.repeats = 100, 100000, 3
         args.single_n, args.rss_numbers, args.cancel_reps = 200, 1000000, 5
-        args.lat_curl_n = 30
+        args.lat_n = 30
     args.row_sample = min(args.row_sample, args.numbers)
     os.makedirs(args.out, exist_ok=True)
 
@@ -848,8 +930,7 @@ def main():
     print()
     print("results: %s, plot: %s" % (os.path.join(args.out, "results.json"),
                                      os.path.join(args.out, "throughput.png")))
-    print_targets(res)
-    return 0
+    return 0 if print_targets(res) else 1
 
 
 if __name__ == "__main__":
@@ -859,4 +940,4 @@ if __name__ == "__main__":
         import traceback
         traceback.print_exc()
         sys.stderr.write("bench: the run broke: %s\n" % e)
-        sys.exit(1)
+        sys.exit(2)

@@ -30,15 +30,22 @@
 # ours too, since every backend runs below PostmasterMain.  Instead every
 # definite loss record is shown (--show-leak-kinds=definite) and this script
 # fails on any whose stack has a frame of ours; the rest is reported as
-# PostgreSQL's.  Test diffs that only flip booleans (columns that are t, f
-# or empty on both sides: the time and memory bounds of 09_cancel,
-# 10_memory and 15_refresh_progress, which valgrind's 20-50x slowdown and
-# its own heap can move) are reported as timing-only; any other diff fails
-# the test.
+# PostgreSQL's.
+#
+# Regress tests: valgrind's 20-50x slowdown and its own heap can turn a few
+# time and memory assertions false.  scripts/checks/valgrind_allow.py names
+# each of them (test, column, why); a failed test passes as "timing-only"
+# when its result differs from its expected file only in those cells, from
+# t to f.  Any other difference fails it.  Before anything runs, the
+# allow-list is checked against the tests (an entry whose column no longer
+# exists fails the run at once) and the comparison's self-test runs (it must
+# reject, among others, a flipped key_not_in_log, public_can_execute,
+# rejected or in_order).
 #
 # Logs: build/logs/valgrind/ (vg.PID.log per process, postmaster.log,
-# regress/ with regression.diffs, summary.txt).  Last line:
-# "N passed, M failed" over the regress tests plus the two valgrind checks.
+# regress/ with regression.diffs, summary.txt, allow.txt).  Last line:
+# "N passed, M failed" over the regress tests plus the two valgrind checks
+# and the allow-list check.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/cluster.sh"
@@ -77,6 +84,17 @@ done
 
 rm -rf "$OUT"
 mkdir -p "$OUT/regress"
+
+# The allow-list first: stale, or a comparison that cannot fail, ends the
+# run before the slow part.
+ALLOW="$ROOT/scripts/checks/valgrind_allow.py"
+if ! "$PY" "$ALLOW" check "$ROOT" || ! "$PY" "$ALLOW" self-test "$ROOT" >"$OUT/allow-selftest.txt" 2>&1; then
+    [ -s "$OUT/allow-selftest.txt" ] && cat "$OUT/allow-selftest.txt"
+    echo "valgrind: the allow-list of timing and memory columns is stale or its self-test failed"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+say "valgrind: allow-list checked, its self-test passed (build/logs/valgrind/allow-selftest.txt)"
 TMP="$(mktemp -d -t qxt-valgrind.XXXXXX)"
 chmod 755 "$TMP"
 cleanup() {
@@ -106,12 +124,14 @@ fi
 say "valgrind: creating the cluster and starting postgres under valgrind"
 # Small shared memory and few processes: valgrind makes each of them slow
 # and big.  No autovacuum, JIT or fsync: less noise, less time.  One line
-# per disconnection with the pid and pg_regress's application_name
-# ("pg_regress/TEST"), to tell which test each vg.PID.log belongs to.
+# per disconnection with pg_regress's application_name ("pg_regress/TEST")
+# and the pid, to tell which test each vg.PID.log belongs to.  The prefix
+# ends as Debian's default does ("[PID] user@db "), which the tests that
+# read the server log (08_security, 20_teardown) strip up to the last "] ".
 CLUSTER_CONF=("shared_buffers = 16MB" "max_connections = 20" "autovacuum = off"
               "jit = off" "fsync = off" "synchronous_commit = off"
               "max_worker_processes = 4" "max_parallel_workers_per_gather = 0"
-              "log_disconnections = on" "log_line_prefix = '[%p] %a '")
+              "log_disconnections = on" "log_line_prefix = '%a [%p] %q%u@%d '")
 cluster_init "$TMP/pg" || { echo "0 passed, 1 failed"; exit 1; }
 VGLOG="$TMP/pg/vg"
 mkdir -p "$VGLOG"
@@ -164,7 +184,7 @@ cp "$TMP/emulator.log" "$OUT/emulator.log" 2>/dev/null
 declare -A APP
 while read -r pid app; do
     APP[$pid]="$app"
-done < <(sed -nE 's/^\[([0-9]+)\] ([^ ]*) *LOG:  disconnection:.*/\1 \2/p' "$OUT/postmaster.log")
+done < <(sed -nE 's/^([^ []*) \[([0-9]+)\] .*LOG:  disconnection:.*/\2 \1/p' "$OUT/postmaster.log")
 
 # One line per process: pid errors our_errors def_bytes def_blocks our_leaks
 "$PY" - "$OUT" >"$OUT/per-process.tsv" <<'EOF'
@@ -229,53 +249,21 @@ done <"$OUT/per-process.tsv"
 # --------------------------------------------------------------------------
 # the regress tests
 # --------------------------------------------------------------------------
-# A test that failed only because a boolean time/memory bound flipped is
-# timing-only: every removed line pairs with an added line that differs
-# only in columns that are t, f or empty on both sides (" t" -> " f", or a
-# row such as "running | 2000 | t | t" -> "running | 2000 | f | t").
+# A test that failed only in allow-listed time/memory cells (t -> f) is
+# timing-only; scripts/checks/valgrind_allow.py decides, and says which.
 declare -A T_STATE
 while read -r name state; do
     T_STATE[$name]="$state"
 done < <(sed -nE 's/^(test| ) *([0-9A-Za-z_]+) +\.\.\. (ok|FAILED|failed \(ignored\)).*/\2 \3/p' \
             "$OUT/regress.log")
-diffs="$OUT/regress/regression.diffs"
-timing_only() {
-    [ -f "$diffs" ] || return 1
-    "$PY" - "$diffs" "$1" <<'PYEOF'
-import sys
-path, test = sys.argv[1], "/" + sys.argv[2] + ".out"
-on, minus, plus = False, [], []
-for line in open(path, errors="replace"):
-    line = line.rstrip("\n")
-    if line.startswith("diff "):
-        on = test in line
-        continue
-    if not on or line.startswith(("+++ ", "--- ")):
-        continue
-    if line.startswith("-"):
-        minus.append(line[1:])
-    elif line.startswith("+"):
-        plus.append(line[1:])
-if not minus or len(minus) != len(plus):
-    sys.exit(1)
-for a, b in zip(minus, plus):
-    ca, cb = a.split("|"), b.split("|")
-    if len(ca) != len(cb):
-        sys.exit(1)
-    for x, y in zip(ca, cb):
-        x, y = x.strip(), y.strip()
-        if x != y and not (x in ("t", "f", "") and y in ("t", "f", "")):
-            sys.exit(1)
-sys.exit(0)
-PYEOF
-}
+: >"$OUT/allow.txt"
 r_pass=0 r_fail=0 r_timing=()
 r_other=()
 for t in "${tests[@]}"; do
     st="${T_STATE[$t]:-missing}"
     if [ "$st" = ok ]; then
         r_pass=$((r_pass + 1))
-    elif timing_only "$t"; then
+    elif [ "$st" != missing ] && "$PY" "$ALLOW" judge "$ROOT" "$OUT/regress/results" "$t" >>"$OUT/allow.txt"; then
         r_pass=$((r_pass + 1)); r_timing+=("$t")
     else
         r_fail=$((r_fail + 1)); r_other+=("$t ($st)")
@@ -291,7 +279,8 @@ echo "valgrind: $nproc processes, $tot_err errors ($tot_ours_err with a frame of
      "definitely lost $tot_def bytes in $tot_def_blocks blocks" \
      "($tot_ours_leak loss records with a frame of ours)${unfinished:+, $unfinished without a summary}"
 echo "valgrind: regress $r_pass/${#tests[@]} ok or timing-only in $((tr1 - tr0))s (pg_regress exit $regress_rc)"
-[ "${#r_timing[@]}" -gt 0 ] && echo "valgrind: timing-only diffs: ${r_timing[*]}"
+[ "${#r_timing[@]}" -gt 0 ] && echo "valgrind: timing-only diffs (allow-listed cells only): ${r_timing[*]}"
+[ -s "$OUT/allow.txt" ] && sed 's/^/  /' "$OUT/allow.txt"
 [ "${#r_other[@]}" -gt 0 ] && echo "valgrind: real diffs: ${r_other[*]} (build/logs/valgrind/regress/regression.diffs)"
 echo "valgrind: logs in build/logs/valgrind/ (vg.PID.log, postmaster.log, regress/); wall time $(( $(now_s) - t0 ))s"
 
@@ -312,5 +301,6 @@ fi
 if [ "$unfinished" -gt 0 ]; then
     warn "valgrind: $unfinished processes wrote no ERROR SUMMARY (killed, or still running at the end)"
 fi
-echo "$((r_pass + 2 - checks_fail)) passed, $((r_fail + checks_fail)) failed"
+# + 3: Memcheck errors, our leaks, and the allow-list (checked at the start).
+echo "$((r_pass + 3 - checks_fail)) passed, $((r_fail + checks_fail)) failed"
 [ "$r_fail" -eq 0 ] && [ "$checks_fail" -eq 0 ]
