@@ -49,6 +49,19 @@ export PGCLIENTENCODING=UTF8
 # another run), UTF8.
 PG_VIRTUALENV_OPTS=(-t -v "$PG_MAJOR" -c "--locale=C.UTF-8")
 
+# Every throwaway cluster on a port of its own.  pg_virtualenv takes the
+# first port after 5432 that its own (empty) configuration does not list,
+# so two clusters started at the same moment on one machine (two suites,
+# two checkouts) both pick 5432 and one fails with "Port conflict".  A port
+# the kernel just handed out is free (a PGPORT of the caller's, which may
+# name a real server, is not used).
+pg_virtualenv() {
+    local port
+    port="$("${PY:-python3}" -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+    PGPORT="$port" command pg_virtualenv "$@"
+}
+
 # Colour-free, timestamp-free log lines on stderr.
 say() { printf '==> %s\n' "$*" >&2; }
 warn() { printf '!!! %s\n' "$*" >&2; }
