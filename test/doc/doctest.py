@@ -16,7 +16,8 @@ Every fenced block of the README is one of:
     parentheses, or a backslash command); the lines up to the next "=# "
     are what psql prints for it.  Passes when psql prints exactly that.
   - a ```sql block: run as it stands; the README shows no output for it,
-    so it passes when it runs without an ERROR.
+    so it passes when it runs without an ERROR (or an error of psql about
+    a backslash command).
   - ```sh, ```text or ```ini: shell commands, program output, a
     configuration file: not SQL, counted and not run.
 
@@ -297,7 +298,8 @@ def normalise(lines):
     return out
 
 
-ERROR_LINE = re.compile(r"^(ERROR|FATAL|PANIC):")
+# The server's errors, and psql's own about a backslash command.
+ERROR_LINE = re.compile(r"^(ERROR|FATAL|PANIC):|^error: |^invalid command \\|^\\[a-z]+: ")
 
 
 def marker(idx, part):
