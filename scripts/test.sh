@@ -7,6 +7,9 @@
 #             (pg_virtualenv) and the vendor emulator on 127.0.0.1
 #   emulator  the emulator's own unittest suite
 #   preload   pg_regress in clusters with shared_preload_libraries
+#   doc       every SQL example of README.md run against the emulator in a
+#             throwaway cluster, its output compared with the README's
+#             (test/doc/run.sh; one count per example)
 #   attack    a database owner's search_path attack on every entry point
 #   money     every cost scenario under every emulator model (test/money):
 #             payments per number, resume, cancel, lost answers
@@ -38,7 +41,7 @@ while [ $# -gt 0 ]; do
         --quick) QUICK=1 ;;
         --only) shift; ONLY=",${1:-},"; [ -n "${1:-}" ] || { echo "--only needs a list" >&2; exit 2; } ;;
         --only=*) ONLY=",${1#--only=}," ;;
-        -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown option: $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -355,6 +358,14 @@ run_preload() {
     run_script_suite preload "" test/preload/run.sh
 }
 
+# 8b. doc: the README's SQL examples, run and compared (under half a minute)
+run_doc() {
+    say "doc: every SQL example of README.md against the emulator (log: build/logs/doc.log)"
+    run_script_suite doc "" test/doc/run.sh
+    S_NOTE[doc]="$(grep -oE '[0-9]+ executed, [0-9]+ skipped by mark' "$LOGDIR/doc.log" | tail -n 1)"
+    grep -E '^skip ' "$LOGDIR/doc.log" >&2
+}
+
 # 9. attack: the search_path attack of a database owner on every entry point
 run_attack() {
     say "attack: planted look-alikes of every built-in our SQL uses (log: build/logs/attack.log)"
@@ -374,6 +385,7 @@ wanted unit && run_unit
 wanted sanitize && run_sanitize
 wanted regress && run_regress
 wanted preload && run_preload
+wanted doc && run_doc
 wanted attack && run_attack
 wanted money && run_money
 wanted emulator && run_emulator_tests
