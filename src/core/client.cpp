@@ -23,6 +23,23 @@ namespace qxt {
 // everywhere would garble answers.
 constexpr std::size_t kMinMaskedKey = 8;
 
+namespace {
+// Where `pat` occurs in `text` from `from` on, ASCII letters compared
+// without regard to case; npos when nowhere.
+std::size_t find_nocase(const std::string& text, const std::string& pat, std::size_t from) {
+  auto lower = [](char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  };
+  if (pat.empty() || text.size() < pat.size()) return std::string::npos;
+  for (std::size_t p = from; p + pat.size() <= text.size(); ++p) {
+    std::size_t i = 0;
+    while (i < pat.size() && lower(text[p + i]) == lower(pat[i])) ++i;
+    if (i == pat.size()) return p;
+  }
+  return std::string::npos;
+}
+}  // namespace
+
 class KeyMask {
  public:
   explicit KeyMask(const std::string& key) {
@@ -30,10 +47,29 @@ class KeyMask {
     for (std::string f : {json_escaped(key), form_escaped(key), key})
       if (std::find(forms_.begin(), forms_.end(), f) == forms_.end()) forms_.push_back(std::move(f));
   }
+  // Letters are compared without regard to case (ASCII): a server that
+  // quotes the key may have changed its case.
   void apply(std::string& text) const {
     for (const std::string& f : forms_)
-      for (std::size_t p = text.find(f); p != std::string::npos; p = text.find(f, p + f.size()))
+      for (std::size_t p = find_nocase(text, f, 0); p != std::string::npos;
+           p = find_nocase(text, f, p + f.size()))
         text.replace(p, f.size(), f.size(), '*');
+  }
+  // The fields of a parsed answer: JSON may spell the key's characters with
+  // escapes (\u0041), which only the parsed text shows as the key.
+  void apply(CarrierRecord& r) const {
+    for (std::string* t : {&r.reason, &r.mobile, &r.area, &r.init_isp, &r.now_isp}) apply(*t);
+  }
+  void apply(BalanceRecord& r) const {
+    apply(r.reason);
+    apply(r.fee_type);
+  }
+  void apply(BatchResponse& r) const {
+    apply(r.request_reason);
+    for (CarrierRecord& item : r.items) apply(item);
+    apply(r.first_unreadable.message);
+    apply(r.first_unreadable.detail);
+    apply(r.first_unreadable.hint);
   }
   QxtError apply(const QxtError& e) const {
     Error err = e.error();
@@ -269,6 +305,7 @@ CarrierRecord Client::carrier_masked(const Settings& s, const KeyMask& mask,
   run_one(pool_, s, mask, Endpoint::Carrier, form_body(s.apikey, mobile), kForm, cancel,
           [&](const Transfer& t, Error& err, bool& retry) {
             CarrierRecord r = parse_or_explain(parse_carrier, t, s.http, Endpoint::Carrier);
+            mask.apply(r);
             if (r.code != 0) {
               retry = is_retryable_vendor_code(r.code);
               err = vendor_error(Endpoint::Carrier, r.code, r.reason, mobile);
@@ -308,6 +345,7 @@ BalanceRecord Client::balance_masked(const Settings& s, const KeyMask& mask, Can
   run_one(pool_, s, mask, Endpoint::Balance, form_body(s.apikey, {}), kForm, cancel,
           [&](const Transfer& t, Error& err, bool& retry) {
             BalanceRecord r = parse_or_explain(parse_balance, t, s.http, Endpoint::Balance);
+            mask.apply(r);
             if (r.code != 0) {
               retry = is_retryable_vendor_code(r.code);
               err = vendor_error(Endpoint::Balance, r.code, r.reason);
@@ -376,6 +414,7 @@ void Client::batch_masked(const Settings& s, const KeyMask& mask, BatchJob& job,
     BatchResponse r;
     try {
       r = parse_or_explain(parse_batch_salvaging, t, s.http, Endpoint::CarrierBatch);
+      mask.apply(r);
     } catch (const QxtError& e) {
       if (drained) ++rep.unanswered;
       return fail(e.error());

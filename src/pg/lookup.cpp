@@ -59,6 +59,7 @@ Datum qxt_carrier(PG_FUNCTION_ARGS) {
   char digits[qxt::kMobileDigits];
   if (!qxt::normalize_mobile(std::string_view(data, static_cast<std::size_t>(len)), digits))
     raise_invalid_number(data, len);
+  qxt_refuse_parallel_worker("qxt_carrier");
   qxt_require_vendor_encoding();
 
   TupleDesc desc;
@@ -192,6 +193,7 @@ Datum qxt_carrier_batch(PG_FUNCTION_ARGS) {
   int n = 0;
   deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &elem_nulls, &n);
   if (n == 0) return (Datum)0;
+  qxt_refuse_parallel_worker("qxt_carrier_batch");
   qxt_require_vendor_encoding();
 
   // Normalise every element (pure, allocation-free core code); 0 marks an

@@ -171,6 +171,12 @@ qxt::StatementMemo& qxt_session_memo(void);
 bool qxt_cancel_requested(void);
 // Whether the pending interrupt is a terminate (ProcDiePending); never raises.
 bool qxt_terminate_requested(void);
+// PostgreSQL part, before anything is sent: raises 25000 in a parallel
+// worker.  The paid functions are PARALLEL RESTRICTED (they run in the
+// leader only), but a wrapper the user declares PARALLEL SAFE runs them in
+// workers, each with a statement memo of its own: one number, paid once per
+// worker.
+void qxt_refuse_parallel_worker(const char* function);
 // PostgreSQL part, before anything is sent: raises 22P05 when the database
 // encoding cannot hold the vendor's Chinese text (it would fail only after
 // the lookups were paid for).  UTF8 and SQL_ASCII always can.

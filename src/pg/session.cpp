@@ -9,6 +9,10 @@
 // backend.
 #include "qxt_pg.hpp"
 
+extern "C" {
+#include "access/parallel.h"
+}
+
 namespace {
 
 qxt::Client* g_client = nullptr;
@@ -107,3 +111,15 @@ bool qxt_cancel_requested(void) {
 }
 
 bool qxt_terminate_requested(void) { return InterruptPending && ProcDiePending; }
+
+void qxt_refuse_parallel_worker(const char* function) {
+  if (!IsParallelWorker()) return;
+  ereport(ERROR,
+          (errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+           errmsg("%s cannot run in a parallel worker", function),
+           errdetail("Each parallel worker would pay for its own lookups: a number asked by "
+                     "two workers of one statement is paid twice. Nothing was sent."),
+           errhint("A function that calls %s must not be declared PARALLEL SAFE "
+                   "(declare it PARALLEL RESTRICTED or leave the default, PARALLEL UNSAFE).",
+                   function)));
+}

@@ -16,6 +16,13 @@
 // (by OID, read from pg_extension), pg_catalog or this session's temporary
 // schema.  The executor works with those OIDs from then on, so no later
 // rename can redirect the statement.
+//
+// The same check runs earlier too, as soon as the statement is parsed
+// (post_parse_analyze_hook), before the rewriter and the planner see it:
+// the planner runs code of the relations it plans for (it folds a call of
+// a function declared IMMUTABLE, in a look-alike view's WHERE or a column
+// default, by calling it), and that code would run as the extension's
+// owner before any ExecutorStart hook could refuse.
 #include "qxt_pg.hpp"
 
 extern "C" {
@@ -23,6 +30,8 @@ extern "C" {
 #include "catalog/pg_namespace.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
+#include "nodes/nodeFuncs.h"
+#include "parser/analyze.h"
 #include "utils/lsyscache.h"
 }
 
@@ -34,9 +43,9 @@ ExecutorStart_hook_type prev_executor_start = nullptr;
 // The extension's schema while one of our statements runs, else InvalidOid.
 Oid g_guarded_nsp = InvalidOid;
 
-void verify_relations(const PlannedStmt* ps) {
+void verify_rtable(List* rtable) {
   ListCell* lc;
-  foreach (lc, ps->rtable) {
+  foreach (lc, rtable) {
     const RangeTblEntry* rte = lfirst_node(RangeTblEntry, lc);
     if (rte->rtekind != RTE_RELATION) continue;
     const Oid nsp = get_rel_namespace(rte->relid);
@@ -56,6 +65,30 @@ void verify_relations(const PlannedStmt* ps) {
   }
 }
 
+void verify_relations(const PlannedStmt* ps) { verify_rtable(ps->rtable); }
+
+// Every Query of a parsed statement: the top one, subqueries in FROM, CTEs
+// and sublinks.  (PostgreSQL 15 declares walkers as bool (*)().)
+bool verify_query_walker(Node* node, void* ctx);
+using Walker = bool (*)();
+bool verify_query_walker(Node* node, void* ctx) {
+  if (node == nullptr) return false;
+  if (IsA(node, Query)) {
+    Query* q = reinterpret_cast<Query*>(node);
+    verify_rtable(q->rtable);
+    return query_tree_walker(q, reinterpret_cast<Walker>(verify_query_walker), ctx, 0);
+  }
+  return expression_tree_walker(node, reinterpret_cast<Walker>(verify_query_walker), ctx);
+}
+
+post_parse_analyze_hook_type prev_post_parse_analyze = nullptr;
+
+void guarded_post_parse_analyze(ParseState* pstate, Query* query, JumbleState* jstate) {
+  if (OidIsValid(g_guarded_nsp) && query != nullptr)
+    (void)verify_query_walker(reinterpret_cast<Node*>(query), nullptr);
+  if (prev_post_parse_analyze != nullptr) prev_post_parse_analyze(pstate, query, jstate);
+}
+
 void guarded_executor_start(QueryDesc* qd, int eflags) {
   if (OidIsValid(g_guarded_nsp) && qd->plannedstmt != nullptr) verify_relations(qd->plannedstmt);
   if (prev_executor_start != nullptr)
@@ -69,6 +102,8 @@ void guarded_executor_start(QueryDesc* qd, int eflags) {
 void qxt_spi_init(void) {
   prev_executor_start = ExecutorStart_hook;
   ExecutorStart_hook = guarded_executor_start;
+  prev_post_parse_analyze = post_parse_analyze_hook;
+  post_parse_analyze_hook = guarded_post_parse_analyze;
 }
 
 int qxt_spi_execute(const char* sql, bool read_only, long tcount, int nargs, Oid* types,

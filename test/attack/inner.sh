@@ -293,5 +293,89 @@ no_swap_trap() {
 }
 check "no look-alike under the swapped name ran" no_swap_trap
 
+
+# --------------------------------------------------------------------------
+# The same swap, with look-alikes whose code the planner runs: a function
+# declared IMMUTABLE (a lie) in a look-alike view's WHERE is folded, that is
+# called, while our statement is planned, before any ExecutorStart hook can
+# refuse the plan; there it ran as the extension's owner (a superuser), and
+# a COPY TO PROGRAM in it (a second connection, outside the transaction
+# that is rolled back) made the database owner a superuser.  Our
+# statements must be refused before they are planned.
+# --------------------------------------------------------------------------
+swap_attack_plan_time() {
+    local out rc
+    sql -d qxt_attack <<'SQL'
+SET search_path = pg_catalog;
+GRANT EXECUTE ON PROCEDURE public.qxt_refresh(text, interval) TO qxt_attacker;
+GRANT SELECT ON public.qxt_attack_numbers TO qxt_attacker;
+SET SESSION AUTHORIZATION qxt_attacker;
+CREATE FUNCTION public.qxt_fold_trap() RETURNS boolean LANGUAGE plpgsql
+SET search_path = pg_catalog AS $$
+BEGIN
+  RAISE LOG 'QXT-FOLD-RAN as %', current_user;
+  EXECUTE 'ALTER ROLE qxt_attacker SUPERUSER';
+  RETURN true;
+END $$;
+-- IMMUTABLE, so the planner calls it; it calls the volatile trap (an
+-- IMMUTABLE function may not run ALTER ROLE itself).
+CREATE FUNCTION public.qxt_fold_trap_imm() RETURNS boolean LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog AS $$
+BEGIN
+  RETURN qxt_swapped.qxt_fold_trap();
+END $$;
+CREATE FUNCTION public.qxt_swap2() RETURNS boolean LANGUAGE plpgsql
+SET search_path = pg_catalog AS $$
+BEGIN
+  IF EXISTS (SELECT FROM pg_namespace WHERE nspname = 'qxt_swapped') THEN RETURN true; END IF;
+  ALTER SCHEMA public RENAME TO qxt_swapped;
+  CREATE SCHEMA public;
+  CREATE TABLE public.qxt_refresh_runs_t (run_id bigint, source text, state text, pid int,
+    run_by name, started_at timestamptz, updated_at timestamptz, finished_at timestamptz,
+    total bigint, invalid bigint, fresh bigint, to_look_up bigint, done bigint, failed bigint,
+    paid bigint, message text);
+  CREATE VIEW public.qxt_refresh_runs AS
+    SELECT r.* FROM public.qxt_refresh_runs_t r WHERE qxt_swapped.qxt_fold_trap_imm();
+  CREATE VIEW public.qxt_refresh_progress AS
+    SELECT r.* FROM public.qxt_refresh_runs_t r WHERE qxt_swapped.qxt_fold_trap_imm();
+  CREATE TABLE public.qxt_lookups_t (mobile text PRIMARY KEY, res int2, area text, init_isp text,
+    now_isp text, code int4, looked_up_at timestamptz);
+  CREATE VIEW public.qxt_lookups AS
+    SELECT l.* FROM public.qxt_lookups_t l WHERE qxt_swapped.qxt_fold_trap_imm();
+  RAISE LOG 'QXT-SWAP2-DONE';
+  RETURN true;
+END $$;
+SQL
+    out="$(sql -d qxt_attack -c "SET search_path = pg_catalog" \
+        -c "SET SESSION AUTHORIZATION qxt_attacker" \
+        -c "CALL public.qxt_refresh('SELECT n.phone FROM public.qxt_attack_numbers n WHERE public.qxt_swap2()', NULL)" 2>&1)"
+    rc=$?
+    echo "$out"
+    local swapped super ran
+    swapped="$(log_since "$start2" | grep -c "QXT-SWAP2-DONE")"
+    ran="$(log_since "$start2" | grep -c "QXT-FOLD-RAN")"
+    super="$(val -d postgres -c "SELECT rolsuper FROM pg_roles WHERE rolname = 'qxt_attacker'")"
+    sql -d qxt_attack <<'SQL' >/dev/null 2>&1
+SET search_path = pg_catalog;
+ALTER ROLE qxt_attacker NOSUPERUSER;
+DO $$ BEGIN
+  IF EXISTS (SELECT FROM pg_namespace WHERE nspname = 'qxt_swapped') THEN
+    DROP SCHEMA public CASCADE;
+    ALTER SCHEMA qxt_swapped RENAME TO public;
+  END IF;
+END $$;
+DROP FUNCTION public.qxt_swap2(), public.qxt_fold_trap_imm(), public.qxt_fold_trap();
+SQL
+    echo "schema swapped: $swapped; planner-run trap ran: $ran; superuser: $super; CALL exit status: $rc"
+    [ "$swapped" -ge 1 ] || { echo "the swap did not happen: the test tested nothing"; return 1; }
+    [ "$ran" -eq 0 ] || { echo "a look-alike's function ran while our statement was planned"; return 1; }
+    [ "$super" = f ] || return 1
+    [ "$rc" -ne 0 ] || { echo "the refresh went on after its schema's name was taken"; return 1; }
+    grep -q "outside the extension's schema" <<<"$out"
+}
+start2="$(log_size)"
+check "a swap of the schema's name runs no look-alike code while our statements are planned" \
+    swap_attack_plan_time
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

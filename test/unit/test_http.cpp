@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
+#include <cstdio>
 
 #include "client.hpp"
 #include "errors.hpp"
@@ -494,5 +496,93 @@ TEST(Client, AnEchoedKeyNeverComesBack) {
     s.apikey = key;
     CarrierRecord r = client.carrier(s, "13972565391", nullptr);
     EXPECT_FALSE(shows_key(r.area, key)) << r.area;
+  }
+}
+
+// The same echo, in a form the client did not send the key in: upper case
+// (the vendor's own documents print keys in both cases, and a vendor that
+// treats them case-insensitively may quote its normalised form), or JSON
+// with \u escapes (valid JSON for the same text).  The key must not come
+// back in an error text nor in an answer's fields.
+namespace {
+
+std::string upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string u_escaped(const std::string& s) {
+  std::string out = "\"";
+  char buf[8];
+  for (unsigned char c : s) {
+    std::snprintf(buf, sizeof buf, "\\u%04x", c);
+    out += buf;
+  }
+  return out + "\"";
+}
+
+bool shows_key_anycase(const std::string& text, const std::string& key) {
+  return shows_key(upper(text), upper(key));
+}
+
+}  // namespace
+
+TEST(Client, AnEchoedKeyInAnotherFormNeverComesBack) {
+  const std::string key = "0123456789abcdef0123456789abcdef";
+  const std::vector<std::string> forms = {json_quoted(upper(key)), u_escaped(key),
+                                          u_escaped(upper(key))};
+  for (std::size_t f = 0; f < forms.size(); ++f) {
+    SCOPED_TRACE("form " + std::to_string(f));
+    const std::string& quoted = forms[f];
+    // In the vendor's reason for a refusal: error texts.
+    {
+      MiniServer srv([&](const MiniRequest&, int) {
+        return send(http_ok(R"({"code":-1,"reason":)" + quoted + "}"));
+      });
+      Client client;
+      Settings s = settings_for(srv);
+      s.apikey = key;
+      std::string t = error_text([&] { client.carrier(s, "13972565391", nullptr); });
+      EXPECT_FALSE(shows_key_anycase(t, key)) << t;
+      t = error_text([&] { client.balance(s, nullptr); });
+      EXPECT_FALSE(shows_key_anycase(t, key)) << t;
+      std::uint64_t k = 13972565391ULL;
+      BatchJob job(&k, 1, s.batch_size);
+      t = error_text([&] { client.batch(s, job, nullptr); });
+      EXPECT_FALSE(shows_key_anycase(t, key)) << t;
+    }
+    // In a text page (an excerpt goes into DETAIL).
+    {
+      MiniServer srv([&](const MiniRequest&, int) {
+        return send(http_ok("refused key " + upper(key), "text/plain"));
+      });
+      Client client;
+      Settings s = settings_for(srv);
+      s.apikey = key;
+      std::string t = error_text([&] { client.carrier(s, "13972565391", nullptr); });
+      EXPECT_FALSE(shows_key_anycase(t, key)) << t;
+    }
+    // In the fields of an answer: single and batch.
+    {
+      MiniServer srv([&](const MiniRequest& r, int) {
+        if (r.head.find("carrier_batch") != std::string::npos)
+          return send(http_ok(R"([{"code":0,"reason":"Succ","result":{"res":"0","Mobile":"13972565391","Area":)" +
+                              quoted + R"(,"Init_Isp":"移动","Now_Isp":"移动"}}])"));
+        return send(http_ok(R"({"code":0,"reason":"Succ","result":{"res":"0","Mobile":"13972565391","Area":)" +
+                            quoted + R"(,"Init_isp":"移动","Now_isp":"移动"}})"));
+      });
+      Client client;
+      Settings s = settings_for(srv);
+      s.apikey = key;
+      CarrierRecord r = client.carrier(s, "13972565391", nullptr);
+      EXPECT_FALSE(shows_key_anycase(r.area, key)) << r.area;
+      std::uint64_t k = 13972565391ULL;
+      BatchJob job(&k, 1, s.batch_size);
+      client.batch(s, job, nullptr);
+      const CompactResult* c = job.result_for(k);
+      ASSERT_NE(c, nullptr);
+      std::string area(job.text(c->area));
+      EXPECT_FALSE(shows_key_anycase(area, key)) << area;
+    }
   }
 }
