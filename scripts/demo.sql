@@ -10,8 +10,9 @@
 CREATE EXTENSION qxt_portability;
 
 -- The URL and key are superuser-only settings.  SET lasts for this session;
--- for a real deployment use ALTER SYSTEM (see the README), never
--- ALTER ROLE/DATABASE, which would let every user read the key.
+-- for a real deployment put the key in a file only the server can read and
+-- name it in qxt.apikey_file (see Security in the README).  The key itself
+-- is refused in ALTER SYSTEM, ALTER ROLE/DATABASE and function settings.
 \getenv emu_url QXT_EMU_URL
 SET qxt.base_url = :'emu_url';
 SET qxt.apikey = '0123456789abcdef0123456789abcdef';
