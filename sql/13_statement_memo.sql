@@ -27,9 +27,38 @@ SELECT (qxt_carrier('13972565391')).now_isp,
 \! test/emulator/emuctl sent regress_memo_0000000000000000001
 
 -- A per-number failure is remembered too (the vendor is not asked twice).
+-- Here the vendor charges failed lookups, so a second ask would pay again.
+-- The first raise ends a plain statement, so the number is asked again
+-- where the first answer does not end it: two batch rows (a -4 element is
+-- a row of NULLs) ...
 \! test/emulator/emuctl reset regress_memo_0000000000000000001
-SELECT qxt_try($$SELECT (qxt_carrier('13800000000')).*$$);
+\! test/emulator/emuctl model regress_memo_0000000000000000001 --failed-charged yes >/dev/null
+SELECT v.id, r.mobile, r.res IS NULL AS no_information
+FROM (VALUES (1, '13800000000'), (2, '138 0000 0000')) AS v(id, p)
+     CROSS JOIN LATERAL qxt_carrier_batch(ARRAY[v.p]) r ORDER BY v.id;
 \! test/emulator/emuctl sent regress_memo_0000000000000000001
+-- ... a single lookup whose QX004 is caught, asked twice in one DO (the
+-- second raise comes from memory) ...
+\! test/emulator/emuctl reset regress_memo_0000000000000000001
+\! test/emulator/emuctl model regress_memo_0000000000000000001 --failed-charged yes >/dev/null
+DO $$
+BEGIN
+  FOR i IN 1..2 LOOP
+    BEGIN
+      PERFORM qxt_carrier('13800000000');
+    EXCEPTION WHEN SQLSTATE 'QX004' THEN
+      RAISE NOTICE 'attempt %: QX004 caught', i;
+    END;
+  END LOOP;
+END $$;
+\! test/emulator/emuctl sent regress_memo_0000000000000000001
+-- ... and a batch row, then a single lookup of the same number.
+\! test/emulator/emuctl reset regress_memo_0000000000000000001
+\! test/emulator/emuctl model regress_memo_0000000000000000001 --failed-charged yes >/dev/null
+SELECT (SELECT count(*) FROM qxt_carrier_batch(ARRAY['13800000000'])) AS batch_rows,
+       qxt_try($$SELECT (qxt_carrier('13800000000')).*$$) AS single;
+\! test/emulator/emuctl sent regress_memo_0000000000000000001
+\! test/emulator/emuctl reset regress_memo_0000000000000000001
 
 -- It is not a cache: the next statement asks the vendor again.
 \! test/emulator/emuctl reset regress_memo_0000000000000000001
