@@ -13,6 +13,9 @@
 #   attack    a database owner's search_path attack on every entry point
 #   money     every cost scenario under every emulator model (test/money):
 #             payments per number, resume, cancel, lost answers
+#   cluster   a server of its own (test/cluster): proxies in the server's
+#             environment are never used, qxt.proxy routes every endpoint,
+#             a streaming standby (pg_basebackup) serves the functions
 #   fuzz      a short libFuzzer run of every test/fuzz/fuzz_*.cpp target
 #   repo      the repository itself (scripts/check-repo.py --self-test):
 #             META.json, run bits, no outside paths, debian/control
@@ -330,6 +333,12 @@ run_sanitize() {
     run_script_suite sanitize "ASan+UBSan" scripts/checks/sanitize.sh
 }
 
+# cluster: environment proxies, qxt.proxy, a standby (test/cluster/run.sh)
+run_cluster_suite() {
+    say "cluster: proxies and a standby in a server of its own (log: build/logs/cluster.log)"
+    run_script_suite cluster "" test/cluster/run.sh
+}
+
 # 6. cron: the README's pg_cron recipe, run once in a cluster with pg_cron
 run_cron() {
     say "cron: the README's pg_cron recipe in a throwaway cluster (up to a minute; log: build/logs/cron.log)"
@@ -388,6 +397,7 @@ wanted preload && run_preload
 wanted doc && run_doc
 wanted attack && run_attack
 wanted money && run_money
+wanted cluster && run_cluster_suite
 wanted emulator && run_emulator_tests
 wanted cron && run_cron
 SKIPPED_FUZZ=0

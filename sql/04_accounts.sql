@@ -23,17 +23,30 @@ SET qxt.batch_size = 3;
 SET qxt.batch_concurrency = 1;
 SELECT qxt_try($$SELECT * FROM qxt_carrier_batch(ARRAY(SELECT '1380013800' || g FROM generate_series(1, 9) g))$$);
 \! test/emulator/emuctl sent regress_acct_0000000000000000002
--- The same for a key the vendor rejects (one request, concurrency 1); with
--- four in flight, the requests already started end and none follows.
+-- The same for a key the vendor rejects (one request, concurrency 1).
 \! test/emulator/emuctl reset ffffffffffffffffffffffffffffffff
 SET qxt.apikey = 'ffffffffffffffffffffffffffffffff';
 SELECT qxt_state($$SELECT * FROM qxt_carrier_batch(ARRAY(SELECT '1380013800' || g FROM generate_series(1, 9) g))$$);
 \! test/emulator/emuctl sent ffffffffffffffffffffffffffffffff
+-- With four in flight and more chunks than slots (30 numbers, ten requests;
+-- every answer comes after 100 ms, so all four slots are taken): the four
+-- requests already started end and none follows.  Disabled (-6), unknown
+-- (-1) and an empty balance (-5), each as the whole answer.
+SET qxt.batch_concurrency = 4;
 \! test/emulator/emuctl reset disabled000000000000000000000000
 SET qxt.apikey = 'disabled000000000000000000000000';
-SET qxt.batch_concurrency = 4;
-SELECT qxt_state($$SELECT * FROM qxt_carrier_batch(ARRAY(SELECT '1380013800' || g FROM generate_series(1, 9) g))$$);
+SELECT qxt_state_fault('latency=100', $$SELECT * FROM qxt_carrier_batch(ARRAY(SELECT '138001380' || lpad(g::text, 2, '0') FROM generate_series(1, 30) g))$$);
 \! test/emulator/emuctl sent disabled000000000000000000000000
+\! test/emulator/emuctl stats disabled000000000000000000000000 | python3 -c 'import json,sys; print("max_in_flight", json.load(sys.stdin)["max_in_flight"])'
+\! test/emulator/emuctl reset ffffffffffffffffffffffffffffffff
+SET qxt.apikey = 'ffffffffffffffffffffffffffffffff';
+SELECT qxt_state_fault('latency=100', $$SELECT * FROM qxt_carrier_batch(ARRAY(SELECT '138001380' || lpad(g::text, 2, '0') FROM generate_series(1, 30) g))$$);
+\! test/emulator/emuctl sent ffffffffffffffffffffffffffffffff
+\! test/emulator/emuctl reset regress_acct_0000000000000000004
+\! test/emulator/emuctl account regress_acct_0000000000000000004 --balance 0
+SET qxt.apikey = 'regress_acct_0000000000000000004';
+SELECT qxt_state_fault('latency=100', $$SELECT * FROM qxt_carrier_batch(ARRAY(SELECT '138001380' || lpad(g::text, 2, '0') FROM generate_series(1, 30) g))$$);
+\! test/emulator/emuctl sent regress_acct_0000000000000000004
 RESET qxt.batch_size;
 RESET qxt.batch_concurrency;
 

@@ -2,6 +2,9 @@
 -- (each endpoint asks its own number: this is one statement, and a number
 -- answered once in a statement is not asked again)
 -- with the vendor's code and reason in DETAIL and a HINT.
+-- Here each code is the whole answer (code=N), on /carrier_batch too: a
+-- refusal of the request, so even -2, -3 and -4 are raised there, naming no
+-- number.  As elements of a batch answer they give NULL rows (03_batch).
 SET qxt.apikey = 'regress_codes_000000000000000001';
 \! test/emulator/emuctl reset regress_codes_000000000000000001
 \! test/emulator/emuctl account regress_codes_000000000000000001 --balance 1000

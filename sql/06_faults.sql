@@ -61,15 +61,38 @@ SELECT qxt_try_fault('minus8*1', $$SELECT * FROM qxt_balance()$$);
 \! test/emulator/emuctl reset regress_faults_00000000000000001
 SELECT qxt_try_fault('minus8', $$SELECT qxt_carrier('13972565391')$$);
 \! test/emulator/emuctl sent regress_faults_00000000000000001
--- qxt.max_retries = 0: one attempt only.
+-- qxt.max_retries = 0: one attempt only, on every endpoint (each case meets
+-- a real -8: the key's fault counts start over at each reset).
 SET qxt.max_retries = 0;
 \! test/emulator/emuctl reset regress_faults_00000000000000001
 SELECT qxt_try_fault('minus8*1', $$SELECT qxt_carrier('13972565397')$$);
-RESET qxt.max_retries;
 \! test/emulator/emuctl sent regress_faults_00000000000000001
+\! test/emulator/emuctl reset regress_faults_00000000000000001
+SELECT qxt_try_fault('minus8*1', $$SELECT * FROM qxt_carrier_batch(ARRAY['13972565397'])$$);
+\! test/emulator/emuctl sent regress_faults_00000000000000001
+\! test/emulator/emuctl reset regress_faults_00000000000000001
+SELECT qxt_try_fault('minus8*1', $$SELECT * FROM qxt_balance()$$);
+\! test/emulator/emuctl sent regress_faults_00000000000000001
+-- qxt.max_retries = 1: two attempts, then QX008 (a batch whose -8 persists).
+SET qxt.max_retries = 1;
+\! test/emulator/emuctl reset regress_faults_00000000000000001
+SELECT qxt_try_fault('minus8', $$SELECT * FROM qxt_carrier_batch(ARRAY['13972565397'])$$);
+\! test/emulator/emuctl sent regress_faults_00000000000000001
+RESET qxt.max_retries;
 -- Not retried: a refusal of the request itself.
 \! test/emulator/emuctl reset regress_faults_00000000000000001
 SELECT qxt_try_fault('code=1', $$SELECT * FROM qxt_balance()$$);
+\! test/emulator/emuctl sent regress_faults_00000000000000001
+-- HTTP 4xx: sending again cannot fix it; QX102, one request, on every
+-- endpoint (/balance too, though it is free).
+\! test/emulator/emuctl reset regress_faults_00000000000000001
+SELECT qxt_try_fault('http400', $$SELECT qxt_carrier('13972565391')$$);
+\! test/emulator/emuctl sent regress_faults_00000000000000001
+\! test/emulator/emuctl reset regress_faults_00000000000000001
+SELECT qxt_try_fault('http403', $$SELECT * FROM qxt_carrier_batch(ARRAY['13972565391'])$$);
+\! test/emulator/emuctl sent regress_faults_00000000000000001
+\! test/emulator/emuctl reset regress_faults_00000000000000001
+SELECT qxt_try_fault('http404', $$SELECT * FROM qxt_balance()$$);
 \! test/emulator/emuctl sent regress_faults_00000000000000001
 
 -- Answers that are not the documented JSON: QX103, never a wrong row, not
@@ -81,9 +104,14 @@ SELECT qxt_try_fault('notjson', $$SELECT * FROM qxt_carrier_batch(ARRAY['1397256
 SELECT qxt_try_fault('wrongshape', $$SELECT * FROM qxt_balance()$$);
 SELECT qxt_try_fault('wrongshape', $$SELECT * FROM qxt_carrier_batch(ARRAY['13972565391'])$$);
 \! test/emulator/emuctl sent regress_faults_00000000000000001
--- Larger than the response cap: QX104, not retried.
+-- Larger than the response cap: QX104, not retried (one request each, on
+-- the free /balance too).
 \! test/emulator/emuctl reset regress_faults_00000000000000001
 SELECT qxt_try_fault('huge', $$SELECT qxt_carrier('13972565391')$$);
+\! test/emulator/emuctl sent regress_faults_00000000000000001
+\! test/emulator/emuctl reset regress_faults_00000000000000001
+SELECT qxt_state_fault('huge', $$SELECT * FROM qxt_carrier_batch(ARRAY['13972565391'])$$);
+SELECT qxt_state_fault('huge', $$SELECT * FROM qxt_balance()$$);
 \! test/emulator/emuctl sent regress_faults_00000000000000001
 
 -- An answer lost after the request was sent (closed unanswered, truncated,

@@ -27,9 +27,71 @@ SELECT (qxt_carrier('13972565391')).now_isp,
 \! test/emulator/emuctl sent regress_memo_0000000000000000001
 
 -- A per-number failure is remembered too (the vendor is not asked twice).
+-- Here the vendor charges failed lookups, so a second ask would pay again.
+-- The first raise ends a plain statement, so the number is asked again
+-- where the first answer does not end it: two batch rows (a -4 element is
+-- a row of NULLs) ...
 \! test/emulator/emuctl reset regress_memo_0000000000000000001
-SELECT qxt_try($$SELECT (qxt_carrier('13800000000')).*$$);
+\! test/emulator/emuctl model regress_memo_0000000000000000001 --failed-charged yes >/dev/null
+SELECT v.id, r.mobile, r.res IS NULL AS no_information
+FROM (VALUES (1, '13800000000'), (2, '138 0000 0000')) AS v(id, p)
+     CROSS JOIN LATERAL qxt_carrier_batch(ARRAY[v.p]) r ORDER BY v.id;
 \! test/emulator/emuctl sent regress_memo_0000000000000000001
+-- ... a single lookup whose QX004 is caught, asked twice in one DO (the
+-- second raise comes from memory) ...
+\! test/emulator/emuctl reset regress_memo_0000000000000000001
+\! test/emulator/emuctl model regress_memo_0000000000000000001 --failed-charged yes >/dev/null
+DO $$
+BEGIN
+  FOR i IN 1..2 LOOP
+    BEGIN
+      PERFORM qxt_carrier('13800000000');
+    EXCEPTION WHEN SQLSTATE 'QX004' THEN
+      RAISE NOTICE 'attempt %: QX004 caught', i;
+    END;
+  END LOOP;
+END $$;
+\! test/emulator/emuctl sent regress_memo_0000000000000000001
+-- ... and a batch row, then a single lookup of the same number.
+\! test/emulator/emuctl reset regress_memo_0000000000000000001
+\! test/emulator/emuctl model regress_memo_0000000000000000001 --failed-charged yes >/dev/null
+SELECT (SELECT count(*) FROM qxt_carrier_batch(ARRAY['13800000000'])) AS batch_rows,
+       qxt_try($$SELECT (qxt_carrier('13800000000')).*$$) AS single;
+\! test/emulator/emuctl sent regress_memo_0000000000000000001
+\! test/emulator/emuctl reset regress_memo_0000000000000000001
+
+-- A batch of more than 10,000 numbers neither reads nor feeds the memory.
+-- 13972565397 in a batch of 10,000, then a single lookup in the same
+-- statement: sent once; in a batch of 10,001: sent twice.
+\! test/emulator/emuctl reset regress_memo_0000000000000000003
+\! test/emulator/emuctl account regress_memo_0000000000000000003 --balance 100000 >/dev/null
+SET qxt.apikey = 'regress_memo_0000000000000000003';
+WITH b AS MATERIALIZED (
+  SELECT count(*) AS batch_rows FROM qxt_carrier_batch(
+    ARRAY['13972565397'] || ARRAY(SELECT (13500000000 + g)::text FROM generate_series(1, 9999) g)))
+SELECT b.batch_rows, (qxt_carrier('13972565397')).now_isp FROM b;
+\! test/emulator/emuctl count regress_memo_0000000000000000003 13972565397
+\! test/emulator/emuctl reset regress_memo_0000000000000000003
+WITH b AS MATERIALIZED (
+  SELECT count(*) AS batch_rows FROM qxt_carrier_batch(
+    ARRAY['13972565397'] || ARRAY(SELECT (13500000000 + g)::text FROM generate_series(1, 10000) g)))
+SELECT b.batch_rows, (qxt_carrier('13972565397')).now_isp FROM b;
+\! test/emulator/emuctl count regress_memo_0000000000000000003 13972565397
+-- ... and the other way round: a number answered first is asked again by a
+-- batch of 10,001 (a batch of 10,000 would take it from memory).
+\! test/emulator/emuctl reset regress_memo_0000000000000000003
+WITH s AS MATERIALIZED (SELECT (qxt_carrier('13972565397')).now_isp)
+SELECT s.now_isp, (SELECT count(*) FROM qxt_carrier_batch(
+    ARRAY['13972565397'] || ARRAY(SELECT (13500000000 + g)::text FROM generate_series(1, 10000) g))) AS batch_rows
+FROM s;
+\! test/emulator/emuctl count regress_memo_0000000000000000003 13972565397
+\! test/emulator/emuctl reset regress_memo_0000000000000000003
+WITH s AS MATERIALIZED (SELECT (qxt_carrier('13972565397')).now_isp)
+SELECT s.now_isp, (SELECT count(*) FROM qxt_carrier_batch(
+    ARRAY['13972565397'] || ARRAY(SELECT (13500000000 + g)::text FROM generate_series(1, 9999) g))) AS batch_rows
+FROM s;
+\! test/emulator/emuctl count regress_memo_0000000000000000003 13972565397
+SET qxt.apikey = 'regress_memo_0000000000000000001';
 
 -- It is not a cache: the next statement asks the vendor again.
 \! test/emulator/emuctl reset regress_memo_0000000000000000001

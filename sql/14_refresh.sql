@@ -14,6 +14,7 @@ INSERT INTO customers VALUES (2001, NULL), (2002, 'not a phone'), (2003, '123');
 -- Inside a transaction block: a clear error, nothing sent.
 BEGIN;
 CALL qxt_refresh('SELECT phone FROM customers');
+\echo :LAST_ERROR_SQLSTATE
 ROLLBACK;
 -- A source of the wrong shape: one text column is wanted (text, varchar,
 -- char, name, or a domain over one of them); the run records why it failed.
@@ -29,6 +30,7 @@ SET client_min_messages = warning;
 -- The balance runs out at 60 %: the run fails with QX005, but what was
 -- answered before is committed.
 CALL qxt_refresh('SELECT phone FROM customers');
+\echo :LAST_ERROR_SQLSTATE
 SELECT count(*) AS kept, count(*) FILTER (WHERE code = 0) AS successes FROM qxt_lookups;
 SELECT state, total, invalid, fresh, to_look_up, done, paid, failed, message
 FROM qxt_refresh_progress ORDER BY run_id;
@@ -237,6 +239,7 @@ SET SESSION AUTHORIZATION qxt_regress_refresher;
 SET search_path = refresher_data, public;
 SET client_min_messages = warning;
 CALL qxt_refresh('SELECT swap(phone) FROM phones');
+\echo :LAST_ERROR_SQLSTATE
 SELECT state, message FROM qxt_refresh_progress ORDER BY run_id DESC LIMIT 1;
 -- ... and a query that releases the session's advisory locks does not get
 -- a second run going beside it: the run takes them back.
@@ -270,3 +273,19 @@ REVOKE TRIGGER ON qxt_refresh_runs FROM qxt_regress_analyst;
 DROP SCHEMA refresher_data CASCADE;
 REVOKE ALL ON PROCEDURE qxt_refresh(text, interval) FROM qxt_regress_refresher;
 REVOKE ALL ON qxt_refresh_progress FROM qxt_regress_refresher;
+
+-- A per-number failure (-4: the vendor has nothing for the numbers ending
+-- 0000) is stored like an answer and counted as failed, not as paid.
+SET qxt.apikey = 'regress_refresh_0000000000000001';
+TRUNCATE qxt_lookups;
+\! test/emulator/emuctl reset regress_refresh_0000000000000001
+CREATE TABLE failing_phones(phone text);
+INSERT INTO failing_phones VALUES ('13900000000'), ('13900010000'), ('13972565391');
+SET client_min_messages = warning;
+CALL qxt_refresh('SELECT phone FROM failing_phones');
+RESET client_min_messages;
+SELECT state, to_look_up, done, failed, paid FROM qxt_refresh_progress ORDER BY run_id DESC LIMIT 1;
+SELECT mobile, code FROM qxt_lookups ORDER BY mobile;
+\! test/emulator/emuctl sent regress_refresh_0000000000000001
+DROP TABLE failing_phones;
+TRUNCATE qxt_lookups;

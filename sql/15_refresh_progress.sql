@@ -10,6 +10,11 @@ INSERT INTO progress_phones VALUES ('junk'), (NULL);
 -- The NOTICEs of a run (another psql session; digits masked), with a
 -- progress line after every window.
 \! psql -X -q -d contrib_regression -c "SET qxt.apikey = 'regress_progress_000000000000001'" -c "SET qxt.batch_size = 100" -c "SET qxt.progress_interval_ms = 0" -c "CALL qxt_refresh('SELECT phone FROM progress_phones WHERE phone < ''13800000500'' OR phone = ''junk''')" 2>&1 | sed -E 's/[0-9]+(\.[0-9]+)?/N/g' | uniq
+-- Throttling, counted: 500 numbers in five windows (100 numbers, one
+-- request at a time) give a progress NOTICE after every window at
+-- qxt.progress_interval_ms = 0, and none between the first and the last
+-- line at one hour.
+\! for ms in 0 3600000; do psql -X -q -d contrib_regression -c "SET qxt.apikey = 'regress_progress_000000000000001'" -c "SET qxt.batch_size = 100" -c "SET qxt.batch_concurrency = 1" -c "SET qxt.progress_interval_ms = $ms" -c "CALL qxt_refresh('SELECT phone FROM progress_phones WHERE phone <= ''13800000500''', '0 seconds')" 2>&1 | awk -v ms=$ms '/NOTICE/ {n++} /looked up \(/ {p++} END {printf "progress_interval_ms = %s: %d NOTICEs, %d progress lines\n", ms, n, p}'; done
 TRUNCATE qxt_lookups;
 
 -- A run in another session, slowed by the emulator (300 ms a request,

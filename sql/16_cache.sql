@@ -42,6 +42,10 @@ GRANT EXECUTE ON FUNCTION qxt_carrier(text) TO qxt_regress_analyst;
 SET SESSION AUTHORIZATION qxt_regress_analyst;
 SET qxt.cache_max_age = '1h';
 SELECT qxt_try($$SELECT qxt_carrier('13972565397')$$);
+-- As psql shows it: ERROR, DETAIL and the HINT naming the grant, and no
+-- CONTEXT line (no internal query is shown).
+SELECT qxt_carrier('13972565397');
+\echo :LAST_ERROR_SQLSTATE
 RESET qxt.cache_max_age;
 SELECT res FROM qxt_carrier('13972565397');
 RESET SESSION AUTHORIZATION;

@@ -93,6 +93,15 @@ TRUNCATE qxt_lookups;
 \! test/emulator/emuctl account regress_st_cancel_00000000000001 --balance 100000 >/dev/null
 \! test/refresh/bg.sh cancel regress_st_cancel_00000000000001 "SELECT phone FROM states_phones"
 SELECT wait_running(200);
+-- A second run at the same time, from this session under another key:
+-- 55P03, before anything is recorded (the newest run below is still the
+-- first) or sent.
+\! test/emulator/emuctl reset regress_st_second_00000000000001
+SET qxt.apikey = 'regress_st_second_00000000000001';
+CALL qxt_refresh('SELECT phone FROM states_phones');
+\echo :LAST_ERROR_SQLSTATE
+\! test/emulator/emuctl sent regress_st_second_00000000000001
+SELECT count(*) AS running_runs FROM qxt_refresh_progress WHERE state = 'running';
 SET SESSION AUTHORIZATION qxt_regress_watcher;
 SELECT p.state, a.backend_start IS NULL AS session_hidden_from_watcher
 FROM qxt_refresh_progress p LEFT JOIN pg_stat_activity a ON a.pid = p.pid

@@ -37,6 +37,7 @@
 #include "qxt_pg.hpp"
 
 extern "C" {
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
@@ -1090,6 +1091,17 @@ Datum qxt_refresh(PG_FUNCTION_ARGS) {
                        "DO block run in one."),
              errhint("Run CALL qxt_refresh(...) as a statement of its own (autocommit), e.g. "
                      "from psql or pg_cron.")));
+  // A standby cannot record a run or store an answer: say so before
+  // anything else (rather than failing inside an internal statement).
+  if (RecoveryInProgress())
+    ereport(ERROR,
+            (errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+             errmsg("qxt_refresh cannot run on a standby"),
+             errdetail("It writes qxt_lookups and qxt_refresh_runs; this server is in recovery. "
+                       "Nothing was sent."),
+             errhint("Run it on the primary. On a standby, qxt_carrier and qxt_carrier_batch "
+                     "work, and with qxt.cache_max_age they answer from the replicated "
+                     "qxt_lookups.")));
   if (PG_ARGISNULL(0))
     ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
                     errmsg("qxt_refresh needs a source query"),

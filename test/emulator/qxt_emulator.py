@@ -314,6 +314,7 @@ class State:
 # --------------------------------------------------------------------------
 
 REPLACE = {"minus8", "code", "http500", "http502", "http503", "http429",
+           "http400", "http403", "http404",
            "html", "empty", "close", "hang", "wrongshape", "notjson",
            "chargedrop"}
 MODIFY = {"reason", "latency", "perendpoint"}
@@ -513,7 +514,8 @@ HTML_CT = "text/html; charset=utf-8"
 TEXT_CT = "text/plain; charset=utf-8"
 ENDPOINTS = {"/carrier": "carrier", "/carrier_batch": "carrier_batch",
              "/balance": "balance"}
-HTTP_FAULTS = {"http500": 500, "http502": 502, "http503": 503, "http429": 429}
+HTTP_FAULTS = {"http500": 500, "http502": 502, "http503": 503, "http429": 429,
+               "http400": 400, "http403": 403, "http404": 404}
 
 
 class Reply:
@@ -841,7 +843,7 @@ class Handler(BaseHTTPRequestHandler):
                     "</p></body></html>").encode("utf-8"))
             elif name == "empty":
                 reply = Reply(200, JSON_CT, b"")
-            else:  # http5xx / 429
+            else:  # http4xx / 5xx / 429
                 status = HTTP_FAULTS[name]
                 hdrs = [("Retry-After", "1")] if status in (429, 503) else []
                 phrase = self.responses.get(status, ("",))[0]

@@ -640,7 +640,10 @@ class FaultsReplace(Base):
         for name, status, retry in (("http500", 500, None),
                                     ("http502", 502, None),
                                     ("http503", 503, "1"),
-                                    ("http429", 429, "1")):
+                                    ("http429", 429, "1"),
+                                    ("http400", 400, None),
+                                    ("http403", 403, None),
+                                    ("http404", 404, None)):
             with self.subTest(name=name):
                 st, h, b = self.raw("GET", "/_fault/%s/carrier?apikey=%s"
                                     "&mobile=13972565391" % (name, key))
@@ -650,7 +653,7 @@ class FaultsReplace(Base):
                 self.assertIn(b"<html>", b)
                 self.assertEqual(h.get("retry-after"), retry)
         self.assertEqual(self.stats(key)["charged"], 0)
-        self.assertEqual(self.stats(key)["requests"]["carrier"], 4)
+        self.assertEqual(self.stats(key)["requests"]["carrier"], 7)
 
     def test_html_empty_notjson_wrongshape(self):
         key = self.account()

@@ -4,6 +4,7 @@
 // that every charged element of every batch answer is kept.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -274,6 +275,94 @@ TEST(NeverPayTwice, BatchMinus8IsRetried) {
   client.batch(s, job, nullptr);
   EXPECT_EQ(srv.requests(), 2);
   EXPECT_EQ(job.answered(), 10u);
+}
+
+// The batch's own retry budget: a -8 that never clears is sent
+// 1 + qxt.max_retries times, then raised as QX008; with max_retries 0 it is
+// sent once.  Each retried request asks the same numbers again (nothing was
+// charged).  Replacing the retry branch of Client::batch by a stop fails
+// both this test and BatchMinus8IsRetried.
+TEST(NeverPayTwice, BatchMinus8IsSentOnePlusMaxRetriesTimes) {
+  for (int retries : {0, 1, 2, 3}) {
+    SCOPED_TRACE("max_retries " + std::to_string(retries));
+    std::mutex mu;
+    std::vector<std::vector<std::string>> bodies;
+    MiniServer srv([&](const MiniRequest& r, int) {
+      std::lock_guard<std::mutex> g(mu);
+      bodies.push_back(asked(r.body));
+      return send(http_ok(R"({"code":-8,"reason":"系统错误"})"));
+    });
+    Client client;
+    Settings s = settings_for(srv);
+    s.http.max_retries = retries;
+    std::vector<std::uint64_t> keys = numbers(5);
+    BatchJob job(keys.data(), keys.size(), 1000);
+    Error e = error_of([&] { client.batch(s, job, nullptr); });
+    EXPECT_EQ(e.sqlstate, "QX008") << e.message;
+    EXPECT_EQ(srv.requests(), 1 + retries);
+    EXPECT_EQ(job.answered(), 0u);
+    for (const auto& b : bodies) EXPECT_EQ(b, bodies.front());
+  }
+}
+
+// A -8 on one chunk of several, at concurrency 2: only that chunk is sent
+// again, once; every number is answered and asked exactly once in an
+// answered request.
+TEST(NeverPayTwice, BatchMinus8RetriesOnlyTheRefusedChunk) {
+  std::mutex mu;
+  std::vector<std::string> answered_numbers;
+  MiniServer srv([&](const MiniRequest& r, int i) {
+    if (i == 0) return send(http_ok(R"({"code":-8,"reason":"系统错误"})"));
+    std::lock_guard<std::mutex> g(mu);
+    for (auto& n : asked(r.body)) answered_numbers.push_back(n);
+    return send(http_ok(batch_answer(r.body)));
+  });
+  Client client;
+  Settings s = settings_for(srv);
+  s.http.concurrency = 2;
+  s.batch_size = 10;
+  std::vector<std::uint64_t> keys = numbers(40);  // 4 chunks
+  BatchJob job(keys.data(), keys.size(), s.batch_size);
+  client.batch(s, job, nullptr);
+  EXPECT_EQ(srv.requests(), 5) << "4 chunks and one retry";
+  EXPECT_EQ(job.answered(), 40u);
+  std::sort(answered_numbers.begin(), answered_numbers.end());
+  EXPECT_EQ(std::adjacent_find(answered_numbers.begin(), answered_numbers.end()),
+            answered_numbers.end())
+      << "a number was asked in two answered requests";
+  EXPECT_EQ(answered_numbers.size(), 40u);
+}
+
+// An account-level refusal as the whole answer (-1, -5, -6), at concurrency
+// 4 with more chunks (10) than slots: the first answer refuses, the other
+// three requests in flight finish and are kept, and no request is started
+// after the refusal: 4 requests in all, not 10.
+TEST(NeverPayTwice, AnAccountRefusalStopsABatchAtConcurrency4) {
+  struct Case { int code; const char* sqlstate; };
+  for (Case c : {Case{-5, "QX005"}, Case{-6, "QX006"}, Case{-1, "28000"}}) {
+    SCOPED_TRACE(c.code);
+    MiniServer srv([&](const MiniRequest& r, int i) {
+      if (i == 0) {
+        // Answered once all four slots are in use.
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        return send(http_ok(R"({"code":)" + std::to_string(c.code) + R"(,"reason":"x"})"));
+      }
+      // The other three in flight answer after the refusal arrived.
+      std::this_thread::sleep_for(std::chrono::milliseconds(400));
+      return send(http_ok(batch_answer(r.body)));
+    });
+    Client client;
+    Settings s = settings_for(srv);
+    s.http.concurrency = 4;
+    s.batch_size = 10;
+    std::vector<std::uint64_t> keys = numbers(100);  // 10 chunks, 4 slots
+    BatchJob job(keys.data(), keys.size(), s.batch_size);
+    Error e = error_of([&] { client.batch(s, job, nullptr); });
+    EXPECT_EQ(e.sqlstate, c.sqlstate) << e.message;
+    EXPECT_EQ(srv.max_in_flight(), 4);
+    EXPECT_EQ(srv.requests(), 4) << "a request was started after the account refusal";
+    EXPECT_EQ(job.answered(), 30u) << "the three answers in flight are kept";
+  }
 }
 
 // The balance runs out part-way through an answer: code 0 (charged) for the
