@@ -59,9 +59,74 @@ Error fd_budget_error(std::string detail) {
                     "Raise max_files_per_process, or lower qxt.batch_concurrency.");
 }
 
-bool is_account_level(int code) { return code == -1 || code == -5 || code == -6; }
+// One row per documented vendor code.  Code 1 covers a missing parameter,
+// a key of the wrong length and a malformed number; numbers are checked
+// before they are sent, so on a request of ours it almost always means the
+// key.
+const VendorCode kVendorCodes[kVendorCodeCount] = {
+    // code, kind, account-level, retryable, charged, kept, label, message, hint
+    {1, ErrorKind::VendorRejected, false, false, false, false, "1 (malformed number)",
+     "the vendor rejected the request: a parameter is missing or has the wrong length",
+     "Check that the key (qxt.apikey_file or qxt.apikey) is the full 32-character key issued "
+     "by the vendor (numbers are checked before they are sent)."},
+    {-1, ErrorKind::KeyRejected, true, false, false, false, "-1",
+     "the vendor rejected the API key",
+     "Check the key (qxt.apikey_file or qxt.apikey): it must be the key of an account at "
+     "the vendor (see the README's Security section)."},
+    {-2, ErrorKind::InvalidNumber, false, false, true, true, "-2 (wrong length)",
+     "the vendor says {number} is not a valid mobile number",
+     "Pass an 11-digit Chinese mobile number."},
+    {-3, ErrorKind::InvalidNumber, false, false, true, true, "-3 (not a mobile number)",
+     "the vendor says {number} is not a valid mobile number",
+     "Pass an 11-digit Chinese mobile number."},
+    {-4, ErrorKind::NotFound, false, false, true, true, "-4 (no information found)",
+     "the vendor has no information for {number}",
+     "Check the number; the vendor finds no carrier for it."},
+    {-5, ErrorKind::BalanceExhausted, true, false, false, false, "-5",
+     "the vendor account's balance is too low for this lookup",
+     "Top up the account with the vendor; SELECT * FROM qxt_balance() shows what is left."},
+    {-6, ErrorKind::AccountDisabled, true, false, false, false, "-6",
+     "the vendor account is disabled", "Contact the vendor to re-enable the account."},
+    {-7, ErrorKind::VendorRejected, false, false, false, false, "-7",
+     "the vendor refused the request method",
+     "This is a client bug: the batch endpoint must be called with POST. Please report it."},
+    {-8, ErrorKind::VendorSystemError, false, true, false, false, "-8 (vendor system error)",
+     "the vendor reported a system error and retries did not clear it",
+     "Try again later; qxt.max_retries sets how often a call is retried."},
+    {-9, ErrorKind::VendorRejected, false, false, false, false, "-9",
+     "the vendor rejected the request body as malformed JSON",
+     "This is a client bug, or the vendor's older edition using -9 for an unauthorised IP "
+     "address; check with the vendor and report it."},
+    {-10, ErrorKind::VendorRejected, false, false, false, false, "-10",
+     "the vendor refused a batch of more than 1000 numbers",
+     "Set qxt.batch_size to 1000 or less."},
+};
+std::size_t vendor_code_index(int code) {
+  std::size_t i = 0;
+  while (i < kVendorCodeCount && kVendorCodes[i].code != code) ++i;
+  return i;
+}
 
-bool is_retryable_vendor_code(int code) { return code == -8; }
+const VendorCode* vendor_code(int code) {
+  const std::size_t i = vendor_code_index(code);
+  return i < kVendorCodeCount ? &kVendorCodes[i] : nullptr;
+}
+
+bool is_account_level(int code) {
+  const VendorCode* v = vendor_code(code);
+  return v != nullptr && v->account_level;
+}
+
+bool is_retryable_vendor_code(int code) {
+  const VendorCode* v = vendor_code(code);
+  return v != nullptr && v->retryable;
+}
+
+bool is_kept_answer(int code) {
+  if (code == 0) return true;
+  const VendorCode* v = vendor_code(code);
+  return v != nullptr && v->kept;
+}
 
 namespace {
 
@@ -94,82 +159,31 @@ bool mentions_ip(std::string_view reason) {
   return false;
 }
 
+// `text` with "{number}" replaced by the number concerned.
+std::string with_number(const char* text, std::string_view mobile) {
+  std::string out = text;
+  const std::string num =
+      mobile.empty() ? std::string("the number") : "number " + std::string(mobile);
+  const std::size_t at = out.find("{number}");
+  if (at != std::string::npos) out.replace(at, 8, num);
+  return out;
+}
+
 // The message, DETAIL and HINT for a vendor code (vendor_error adds the code).
 Error vendor_error_text(Endpoint ep, int code, std::string_view reason,
                         std::string_view mobile) {
   std::string detail = vendor_detail(ep, code, reason);
-  std::string num = mobile.empty() ? std::string("the number")
-                                   : "number " + std::string(mobile);
-  switch (code) {
-    case 1:
-      // Code 1 covers a missing parameter, a key of the wrong length and a
-      // malformed number.  Numbers are checked before they are sent, so on
-      // a request of ours it almost always means the key.
-      return make_error(ErrorKind::VendorRejected,
-                        "the vendor rejected the request: a parameter is missing "
-                        "or has the wrong length",
-                        detail,
-                        "Check that the key (qxt.apikey_file or qxt.apikey) is the "
-                        "full 32-character key issued by the vendor (numbers are "
-                        "checked before they are sent).");
-    case -1:
-      return make_error(ErrorKind::KeyRejected, "the vendor rejected the API key",
-                        detail,
-                        "Check the key (qxt.apikey_file or qxt.apikey): it must be "
-                        "the key of an account at the vendor (see the README's "
-                        "Security section).");
-    case -2:
-    case -3:
-      return make_error(ErrorKind::InvalidNumber,
-                        "the vendor says " + num + " is not a valid mobile number",
-                        detail, "Pass an 11-digit Chinese mobile number.");
-    case -4:
-      return make_error(ErrorKind::NotFound,
-                        "the vendor has no information for " + num, detail,
-                        "Check the number; the vendor finds no carrier for it.");
-    case -5:
-      return make_error(ErrorKind::BalanceExhausted,
-                        "the vendor account's balance is too low for this lookup",
-                        detail,
-                        "Top up the account with the vendor; SELECT * FROM "
-                        "qxt_balance() shows what is left.");
-    case -6:
-      return make_error(ErrorKind::AccountDisabled,
-                        "the vendor account is disabled", detail,
-                        "Contact the vendor to re-enable the account.");
-    case -7:
-      return make_error(ErrorKind::VendorRejected,
-                        "the vendor refused the request method", detail,
-                        "This is a client bug: the batch endpoint must be called "
-                        "with POST. Please report it.");
-    case -8:
-      return make_error(ErrorKind::VendorSystemError,
-                        "the vendor reported a system error and retries did not "
-                        "clear it",
-                        detail,
-                        "Try again later; qxt.max_retries sets how often a call is "
-                        "retried.");
-    case -9:
-      if (mentions_ip(reason))
-        return make_error(ErrorKind::KeyRejected,
-                          "the vendor refused this server's IP address", detail,
-                          "Ask the vendor to authorise this server's public IP "
-                          "address for the account.");
-      return make_error(ErrorKind::VendorRejected,
-                        "the vendor rejected the request body as malformed JSON",
-                        detail,
-                        "This is a client bug, or the vendor's older edition "
-                        "using -9 for an unauthorised IP address; check with the "
-                        "vendor and report it.");
-    case -10:
-      return make_error(ErrorKind::VendorRejected,
-                        "the vendor refused a batch of more than 1000 numbers",
-                        detail, "Set qxt.batch_size to 1000 or less.");
-    default:
-      return make_error(ErrorKind::VendorRejected,
-                        "the vendor answered with an undocumented error code",
-                        detail, "Contact the vendor with the code shown.");
-  }
+  // The vendor's 2020 edition used -9 for "IP address not authorised".
+  if (code == -9 && mentions_ip(reason))
+    return make_error(ErrorKind::KeyRejected, "the vendor refused this server's IP address",
+                      detail,
+                      "Ask the vendor to authorise this server's public IP address for the "
+                      "account.");
+  if (const VendorCode* v = vendor_code(code))
+    return make_error(v->kind, with_number(v->message, mobile), detail, v->hint);
+  return make_error(ErrorKind::VendorRejected,
+                    "the vendor answered with an undocumented error code", detail,
+                    "Contact the vendor with the code shown.");
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "core_only.hpp"
 
+#include <cstddef>
 #include <exception>
 #include <string>
 #include <string_view>
@@ -77,13 +78,43 @@ Error make_error(ErrorKind kind, std::string message, std::string detail = {},
 // says what was refused and whether anything was sent.
 Error fd_budget_error(std::string detail);
 
-// True for vendor codes that concern the whole account: a batch stops at
-// once and sends nothing more after one of them.
+// The one table of the vendor's codes (errors.cpp): one row per documented
+// code, read by everything that needs to know what a code means.
+struct VendorCode {
+  int code;
+  ErrorKind kind;      // what it is raised as (-9 naming an IP address: KeyRejected)
+  bool account_level;  // concerns the whole account: a batch stops at once and
+                       // sends nothing more after it
+  bool retryable;      // an explicit "try again" (-8) that charges nothing
+  bool charged;        // the vendor may have charged the number it answers
+  bool kept;           // a per-number answer: kept in the statement memo and
+                       // stored in (and served from) qxt_lookups, like a success
+  const char* label;   // in qxt_carrier_batch's closing WARNING
+  const char* message; // the error's message; "{number}" names the number
+  const char* hint;
+};
+
+// The documented codes, in the order the batch WARNING counts them (1,
+// then -1 to -10).
+constexpr std::size_t kVendorCodeCount = 11;
+extern const VendorCode kVendorCodes[kVendorCodeCount];
+
+// The row of `code`, or nullptr for 0 and undocumented codes.
+const VendorCode* vendor_code(int code);
+// The position of `code`'s row in kVendorCodes, kVendorCodeCount when none.
+std::size_t vendor_code_index(int code);
+
+// True for vendor codes that concern the whole account (-1, -5, -6).
 bool is_account_level(int vendor_code);
 
 // True for vendor codes that are worth retrying (-8): an explicit refusal
 // that charges nothing.
 bool is_retryable_vendor_code(int vendor_code);
+
+// True for the vendor's answers about one number (success, and the codes
+// marked `kept`): kept in the statement memo and in qxt_lookups.  Request-
+// and account-level refusals never are.
+bool is_kept_answer(int vendor_code);
 
 // The endpoint's path, for messages ("/carrier").
 const char* endpoint_path(Endpoint ep);

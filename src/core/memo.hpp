@@ -57,8 +57,8 @@ class StatementMemo {
   void enter(const StatementId& id);
 
   // Per-number answers are kept (success, and the vendor's per-number
-  // failures -2/-3/-4); request-level failures never are.
-  static bool memorable(int code) { return code == 0 || code == -2 || code == -3 || code == -4; }
+  // failures: is_kept_answer, errors.hpp); request-level failures never are.
+  static bool memorable(int code) { return is_kept_answer(code); }
 
   const CarrierRecord* find(std::uint64_t key) const;
   void put(std::uint64_t key, const CarrierRecord& r);

@@ -167,9 +167,6 @@ bool first_in_statement(Warned& w) {
   return true;
 }
 
-// The per-number codes the vendor sends and qxt_refresh stores.
-bool stored_code(int32 code) { return code == 0 || code == -2 || code == -3 || code == -4; }
-
 constexpr int kNcols = 7;
 const Oid kColTypes[kNcols] = {TEXTOID, INT4OID, INT2OID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
 
@@ -286,7 +283,7 @@ int qxt_cache_fetch(const uint64* keys, int n, int max_age_s, QxtCachedRow** out
       if (ok) key = qxt::mobile_to_key(sv);
     }
     const int32 code = ok ? DatumGetInt32(v[1]) : 1;
-    ok = ok && stored_code(code) && DatumGetTimestampTz(v[6]) <= now;
+    ok = ok && qxt::is_kept_answer(code) && DatumGetTimestampTz(v[6]) <= now;
     if (ok && code == 0) {
       const int16 r = isnull[2] ? -1 : DatumGetInt16(v[2]);
       ok = (r == 0 || r == 1 || r == 3);

@@ -127,29 +127,22 @@ void delete_batch_job(void* arg) {
   if (large) malloc_trim(0);
 }
 
-// Tallies of rows without an answer, for the closing WARNING.
+// Tallies of rows without an answer, for the closing WARNING: one count per
+// row of the vendor-code table (errors.hpp), then one for any other code.
 struct FailureTally {
   long null_inputs = 0;
   long invalid_inputs = 0;
-  long by_code[12] = {};  // vendor codes 1, -1 .. -10 ; index 11 = other
+  long by_code[qxt::kVendorCodeCount + 1] = {};
   long failed() const {
     long n = null_inputs + invalid_inputs;
     for (long c : by_code) n += c;
     return n;
   }
-  void add_code(int code) {
-    if (code == 1) ++by_code[0];
-    else if (code <= -1 && code >= -10) ++by_code[-code];
-    else ++by_code[11];
-  }
+  void add_code(int code) { ++by_code[qxt::vendor_code_index(code)]; }
 };
 
-const char* code_meaning(int idx) {
-  static const char* m[12] = {"1 (malformed number)", "-1", "-2 (wrong length)",
-                              "-3 (not a mobile number)", "-4 (no information found)",
-                              "-5", "-6", "-7", "-8 (vendor system error)", "-9", "-10",
-                              "another code"};
-  return m[idx];
+const char* code_meaning(std::size_t idx) {
+  return idx < qxt::kVendorCodeCount ? qxt::kVendorCodes[idx].label : "another code";
 }
 
 void warn_failures(const FailureTally& t, long total) {
@@ -163,7 +156,7 @@ void warn_failures(const FailureTally& t, long total) {
   };
   part(t.null_inputs, "NULL");
   part(t.invalid_inputs, "not a mobile number (not sent)");
-  for (int i = 0; i < 12; ++i) {
+  for (std::size_t i = 0; i <= qxt::kVendorCodeCount; ++i) {
     if (t.by_code[i] == 0) continue;
     char what[80];
     snprintf(what, sizeof what, "answered by the vendor with code %s", code_meaning(i));

@@ -202,3 +202,25 @@ TEST(VendorCodes, Retryable) {
 }
 
 }  // namespace
+
+namespace {
+
+// The vendor-code table: each documented code has exactly one row, and
+// what the rest of the client asks of a code comes from it.
+TEST(VendorCodes, OneRowPerCode) {
+  for (std::size_t i = 0; i < qxt::kVendorCodeCount; ++i) {
+    const qxt::VendorCode& v = qxt::kVendorCodes[i];
+    EXPECT_EQ(qxt::vendor_code_index(v.code), i) << v.code;
+    EXPECT_EQ(qxt::vendor_code(v.code), &v) << v.code;
+    EXPECT_EQ(qxt::is_kept_answer(v.code), v.kept) << v.code;
+    EXPECT_FALSE(v.kept && (v.account_level || v.retryable)) << v.code;
+    EXPECT_EQ(qxt::vendor_error(Endpoint::Carrier, v.code, "").kind,
+              v.code == -9 ? qxt::ErrorKind::VendorRejected : v.kind) << v.code;
+  }
+  EXPECT_EQ(qxt::vendor_code(0), nullptr);
+  EXPECT_EQ(qxt::vendor_code_index(-11), qxt::kVendorCodeCount);
+  EXPECT_TRUE(qxt::is_kept_answer(0));
+  EXPECT_FALSE(qxt::is_kept_answer(-11));
+}
+
+}  // namespace
