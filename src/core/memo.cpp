@@ -48,7 +48,6 @@ void StatementMemo::put(std::uint64_t key, const CarrierRecord& r) {
 void StatementMemo::put_all(const BatchJob& job) {
   if (job.distinct() > kMaxBatchForMemo) return;
   job.for_each_sent_answer([&](std::uint64_t key, const CompactResult& c) {
-    if (!memorable(c.code) || total_ >= kMaxEntries) return;
     CarrierRecord r;
     r.code = c.code;
     r.res = c.res;
@@ -56,46 +55,8 @@ void StatementMemo::put_all(const BatchJob& job) {
     r.area = std::string(job.text(c.area));
     r.init_isp = std::string(job.text(c.init_isp));
     r.now_isp = std::string(job.text(c.now_isp));
-    if (entries_->insert_or_assign(key, std::move(r)).second) ++total_;
+    put(key, r);
   });
 }
-
-BatchJob::Known StatementMemo::as_known() const {
-  return [this](std::uint64_t key, KnownAnswer& out) {
-    const CarrierRecord* r = find(key);
-    if (r == nullptr) return false;
-    out.code = static_cast<std::int16_t>(r->code);
-    out.res = static_cast<std::int16_t>(r->res);
-    out.area = r->area;
-    out.init_isp = r->init_isp;
-    out.now_isp = r->now_isp;
-    return true;
-  };
-}
-
-CarrierRecord carrier_once_per_statement(Client& client, StatementMemo& memo,
-                                         const Settings& s, std::string_view mobile,
-                                         CancelCheck cancel) {
-  const std::uint64_t key = mobile_to_key(mobile);
-  if (const CarrierRecord* hit = memo.find(key)) {
-    if (hit->code != 0)
-      throw QxtError(vendor_error(Endpoint::Carrier, hit->code, hit->reason, mobile));
-    return *hit;
-  }
-  try {
-    CarrierRecord r = client.carrier(s, mobile, cancel);
-    memo.put(key, r);
-    return r;
-  } catch (const QxtError& e) {
-    if (e.error().vendor_code != 0 && StatementMemo::memorable(e.error().vendor_code)) {
-      CarrierRecord failed;
-      failed.code = e.error().vendor_code;
-      failed.mobile = std::string(mobile);
-      memo.put(key, failed);
-    }
-    throw;
-  }
-}
-
 
 }  // namespace qxt

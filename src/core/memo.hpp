@@ -14,7 +14,7 @@
 #include <unordered_map>
 
 #include "batch.hpp"
-#include "client.hpp"
+#include "errors.hpp"
 #include "response.hpp"
 
 namespace qxt {
@@ -64,8 +64,6 @@ class StatementMemo {
   void put(std::uint64_t key, const CarrierRecord& r);
   // Keeps the vendor's answers of a finished (or stopped) batch job.
   void put_all(const BatchJob& job);
-  // A BatchJob::Known that answers from this memo.
-  BatchJob::Known as_known() const;
 
   // Answers kept for the current fingerprint.
   std::size_t size() const { return entries_->size(); }
@@ -78,13 +76,5 @@ class StatementMemo {
   Entries* entries_ = &empty_;   // the answers of id_.settings_fingerprint
   std::size_t total_ = 0;        // entries over every fingerprint
 };
-
-// One lookup with the memo: answered from memory when this statement asked
-// for the number already, otherwise from the vendor (and remembered).  A
-// per-number failure (-2/-3/-4) is remembered too and raised again.
-CarrierRecord carrier_once_per_statement(Client& client, StatementMemo& memo,
-                                         const Settings& s, std::string_view mobile,
-                                         CancelCheck cancel);
-
 
 }  // namespace qxt

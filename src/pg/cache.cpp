@@ -315,25 +315,3 @@ int qxt_cache_fetch(const uint64* keys, int n, int max_age_s, QxtCachedRow** out
   *out = res;
   return kept;
 }
-
-qxt::BatchJob::Known qxt_known_answers(const qxt::StatementMemo* memo,
-                                       const QxtCachedRow* rows, int nrows,
-                                       std::unordered_map<std::uint64_t, const QxtCachedRow*>& index) {
-  index.clear();
-  index.reserve(static_cast<std::size_t>(nrows));
-  for (int i = 0; i < nrows; ++i) index.emplace(rows[i].key, &rows[i]);
-  qxt::BatchJob::Known from_memo = memo ? memo->as_known() : qxt::BatchJob::Known();
-  return [from_memo, &index](std::uint64_t key, qxt::KnownAnswer& out) {
-    if (from_memo && from_memo(key, out)) return true;
-    auto it = index.find(key);
-    if (it == index.end()) return false;
-    const QxtCachedRow* r = it->second;
-    // Codes were validated (0, -2, -3, -4) in qxt_cache_fetch.
-    out.code = static_cast<std::int16_t>(r->code);
-    out.res = r->res;
-    out.area = r->area;
-    out.init_isp = r->init_isp;
-    out.now_isp = r->now_isp;
-    return true;
-  };
-}

@@ -1,5 +1,7 @@
 // qxt_carrier(text) and qxt_carrier_batch(text[]): argument reading, the
-// core call inside the boundary, and the result rows.  No business logic.
+// cached rows (cache.cpp), the core's lookup service (lookup_service.hpp)
+// inside the boundary, and the result rows.  Where an answer comes from is
+// decided in the service, not here.
 #include <malloc.h>
 
 #include "qxt_pg.hpp"
@@ -70,33 +72,16 @@ Datum qxt_carrier(PG_FUNCTION_ARGS) {
 
   QxtGucSnapshot g = qxt_guc_snapshot();
   QxtStatement stmt = qxt_current_statement();
-  // qxt.cache_max_age: a young enough row of qxt_lookups answers instead.
   uint64 key = qxt::mobile_to_key(std::string_view(digits, qxt::kMobileDigits));
   QxtCachedRow* cached = nullptr;
   int ncached = qxt_cache_fetch(&key, 1, g.cache_max_age_s, &cached);
   QxtFailure failure;
   qxt_run_core(&failure, [&] {
-    const std::string_view mobile(digits, qxt::kMobileDigits);
-    if (ncached == 1) {
-      if (cached->code != 0) {
-        qxt::Error e = qxt::vendor_error(qxt::Endpoint::Carrier, cached->code, "", mobile);
-        e.detail = "qxt_lookups holds the vendor's code " + std::to_string(cached->code) +
-                   " for this number, younger than qxt.cache_max_age; nothing was sent.";
-        throw qxt::QxtError(e);
-      }
-      qxt::CarrierRecord r;
-      r.res = cached->res;
-      r.mobile = std::string(mobile);
-      r.area = cached->area;
-      r.init_isp = cached->init_isp;
-      r.now_isp = cached->now_isp;
-      g_single = std::move(r);
-      return;
-    }
     qxt::Settings s;
     qxt_fill_settings(g, s);
-    g_single = qxt::carrier_once_per_statement(qxt_session_client(), qxt_memo_for(stmt, s), s,
-                                               mobile, qxt_cancel_requested);
+    qxt::LookupService svc(qxt_session_client(), qxt_memo_for(stmt, s), s, qxt_cancel_requested);
+    g_single = svc.carrier(std::string_view(digits, qxt::kMobileDigits),
+                           ncached == 1 ? cached : nullptr);
   });
   qxt_failure_raise(&failure);
 
@@ -169,28 +154,9 @@ void warn_failures(const FailureTally& t, long total) {
                    "inputs cannot be numbers.")));
 }
 
-}  // namespace
-
-Datum qxt_carrier_batch(PG_FUNCTION_ARGS) {
-  InitMaterializedSRF(fcinfo, 0);
-  ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
-
-  ArrayType* arr = PG_GETARG_ARRAYTYPE_P(0);
-  if (ARR_NDIM(arr) > 1)
-    ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-                    errmsg("qxt_carrier_batch takes a one-dimensional array"),
-                    errdetail("The array given has %d dimensions.", ARR_NDIM(arr)),
-                    errhint("Flatten it first, e.g. ARRAY(SELECT unnest(a)).")));
-  Datum* elems = nullptr;
-  bool* elem_nulls = nullptr;
-  int n = 0;
-  deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &elem_nulls, &n);
-  if (n == 0) return (Datum)0;
-  qxt_refuse_parallel_worker("qxt_carrier_batch");
-  qxt_require_vendor_encoding();
-
-  // Normalise every element (pure, allocation-free core code); 0 marks an
-  // element that is NULL or cannot be a number: it is never sent.
+// The elements as number keys: 0 for an element that is NULL or cannot be
+// a number (never sent).  Pure, allocation-free core code per element.
+uint64* decode_numbers(const Datum* elems, const bool* elem_nulls, int n) {
   uint64* keys = static_cast<uint64*>(palloc_extended(sizeof(uint64) * n, MCXT_ALLOC_HUGE));
   for (int i = 0; i < n; ++i) {
     keys[i] = 0;
@@ -202,78 +168,47 @@ Datum qxt_carrier_batch(PG_FUNCTION_ARGS) {
             digits))
       keys[i] = qxt::mobile_to_key(std::string_view(digits, qxt::kMobileDigits));
   }
+  return keys;
+}
 
-  // The job lives in a memory context of its own: deleting the context (at
-  // the end, or on any error) deletes the job.
-  MemoryContext jobcxt = AllocSetContextCreate(CurrentMemoryContext, "qxt_carrier_batch",
-                                               ALLOCSET_DEFAULT_SIZES);
-  auto* cb = static_cast<MemoryContextCallback*>(
-      MemoryContextAllocZero(jobcxt, sizeof(MemoryContextCallback)));
-  cb->func = delete_batch_job;
-  cb->arg = nullptr;
-  MemoryContextRegisterResetCallback(jobcxt, cb);
-
-  QxtGucSnapshot g = qxt_guc_snapshot();
-  QxtStatement stmt = qxt_current_statement();
-  // qxt.cache_max_age: young enough rows of qxt_lookups answer instead.
-  QxtCachedRow* cached = nullptr;
-  int ncached = qxt_cache_fetch(keys, n, g.cache_max_age_s, &cached);
-  QxtFailure failure;
-  qxt_run_core(&failure, [&] {
-    qxt::Settings s;
-    qxt_fill_settings(g, s);
-    // Small calls share this statement's memo: a number already answered in
-    // this statement is not sent (or paid) again.
-    const bool small = static_cast<std::size_t>(n) <= qxt::StatementMemo::kMaxBatchForMemo;
-    qxt::StatementMemo& memo = qxt_memo_for(stmt, s);
-    std::unordered_map<std::uint64_t, const QxtCachedRow*> index;
-    qxt::BatchJob::Known known;
-    if (ncached > 0 || small) known = qxt_known_answers(small ? &memo : nullptr, cached, ncached, index);
-    auto* job = new qxt::BatchJob(reinterpret_cast<const std::uint64_t*>(keys),
-                                  static_cast<std::size_t>(n), s.batch_size, known);
-    cb->arg = job;
-    try {
-      qxt_session_client().batch(s, *job, qxt_cancel_requested);
-    } catch (...) {
-      if (small) memo.put_all(*job);  // what was paid for stays known
-      throw;
-    }
-    if (small) memo.put_all(*job);
-  });
-  qxt_failure_raise(&failure);
-  const qxt::BatchJob* job = static_cast<const qxt::BatchJob*>(cb->arg);
-
-  // Emit one row per element, in array order.  Vendor texts are few
-  // (areas, carriers): convert each once and reuse its datum.
-  MemoryContext oldcxt = MemoryContextSwitchTo(jobcxt);
-  std::size_t ntexts = 0;
-  Datum* text_cache = nullptr;
-  bool* text_done = nullptr;
-  text* mobile = static_cast<text*>(palloc(VARHDRSZ + qxt::kMobileDigits));
-  SET_VARSIZE(mobile, VARHDRSZ + qxt::kMobileDigits);
-  MemoryContextSwitchTo(oldcxt);
-  auto cached_text = [&](std::uint32_t id) -> Datum {
-    if (id >= ntexts) {
+// Vendor texts are few (areas, carriers): each is converted once, in the
+// job's context, and its datum reused.
+class TextDatums {
+ public:
+  TextDatums(MemoryContext cxt, const qxt::BatchJob* job) : cxt_(cxt), job_(job) {}
+  Datum get(std::uint32_t id) {
+    MemoryContext old = MemoryContextSwitchTo(cxt_);
+    if (id >= n_) {
       std::size_t want = id + 64;
-      MemoryContext o = MemoryContextSwitchTo(jobcxt);
-      text_cache = text_cache ? static_cast<Datum*>(repalloc(text_cache, sizeof(Datum) * want))
-                              : static_cast<Datum*>(palloc(sizeof(Datum) * want));
-      text_done = text_done ? static_cast<bool*>(repalloc(text_done, want))
-                            : static_cast<bool*>(palloc(want));
-      for (std::size_t k = ntexts; k < want; ++k) text_done[k] = false;
-      ntexts = want;
-      MemoryContextSwitchTo(o);
+      datums_ = datums_ ? static_cast<Datum*>(repalloc(datums_, sizeof(Datum) * want))
+                        : static_cast<Datum*>(palloc(sizeof(Datum) * want));
+      done_ = done_ ? static_cast<bool*>(repalloc(done_, want)) : static_cast<bool*>(palloc(want));
+      for (std::size_t k = n_; k < want; ++k) done_[k] = false;
+      n_ = want;
     }
-    if (!text_done[id]) {
-      std::string_view sv = job->text(id);
-      MemoryContext o = MemoryContextSwitchTo(jobcxt);
-      text_cache[id] = qxt_vendor_text(sv.data(), sv.size());
-      MemoryContextSwitchTo(o);
-      text_done[id] = true;
+    if (!done_[id]) {
+      std::string_view sv = job_->text(id);
+      datums_[id] = qxt_vendor_text(sv.data(), sv.size());
+      done_[id] = true;
     }
-    return text_cache[id];
-  };
+    MemoryContextSwitchTo(old);
+    return datums_[id];
+  }
 
+ private:
+  MemoryContext cxt_;
+  const qxt::BatchJob* job_;
+  std::size_t n_ = 0;
+  Datum* datums_ = nullptr;
+  bool* done_ = nullptr;
+};
+
+// One row per element, in array order; the rows without an answer tallied.
+void emit_rows(ReturnSetInfo* rsinfo, MemoryContext jobcxt, const qxt::BatchJob* job,
+               const uint64* keys, const bool* elem_nulls, int n) {
+  TextDatums texts(jobcxt, job);
+  text* mobile = static_cast<text*>(MemoryContextAlloc(jobcxt, VARHDRSZ + qxt::kMobileDigits));
+  SET_VARSIZE(mobile, VARHDRSZ + qxt::kMobileDigits);
   FailureTally tally;
   for (int i = 0; i < n; ++i) {
     Datum values[kNatts] = {0, 0, 0, 0, 0};
@@ -294,7 +229,7 @@ Datum qxt_carrier_batch(PG_FUNCTION_ARGS) {
         const std::uint32_t ids[3] = {r->area, r->init_isp, r->now_isp};
         for (int f = 0; f < 3; ++f) {
           nulls[2 + f] = ids[f] == 0;
-          if (ids[f] != 0) values[2 + f] = cached_text(ids[f]);
+          if (ids[f] != 0) values[2 + f] = texts.get(ids[f]);
         }
       } else {
         tally.add_code(r ? r->code : 0);
@@ -304,6 +239,54 @@ Datum qxt_carrier_batch(PG_FUNCTION_ARGS) {
     if ((i & 1023) == 0) CHECK_FOR_INTERRUPTS();
   }
   warn_failures(tally, n);
+}
+
+}  // namespace
+
+Datum qxt_carrier_batch(PG_FUNCTION_ARGS) {
+  InitMaterializedSRF(fcinfo, 0);
+  ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+
+  ArrayType* arr = PG_GETARG_ARRAYTYPE_P(0);
+  if (ARR_NDIM(arr) > 1)
+    ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+                    errmsg("qxt_carrier_batch takes a one-dimensional array"),
+                    errdetail("The array given has %d dimensions.", ARR_NDIM(arr)),
+                    errhint("Flatten it first, e.g. ARRAY(SELECT unnest(a)).")));
+  Datum* elems = nullptr;
+  bool* elem_nulls = nullptr;
+  int n = 0;
+  deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &elem_nulls, &n);
+  if (n == 0) return (Datum)0;
+  qxt_refuse_parallel_worker("qxt_carrier_batch");
+  qxt_require_vendor_encoding();
+  uint64* keys = decode_numbers(elems, elem_nulls, n);
+
+  // The job lives in a memory context of its own: deleting the context (at
+  // the end, or on any error) deletes the job.
+  MemoryContext jobcxt = AllocSetContextCreate(CurrentMemoryContext, "qxt_carrier_batch",
+                                               ALLOCSET_DEFAULT_SIZES);
+  auto* cb = static_cast<MemoryContextCallback*>(
+      MemoryContextAllocZero(jobcxt, sizeof(MemoryContextCallback)));
+  cb->func = delete_batch_job;
+  cb->arg = nullptr;
+  MemoryContextRegisterResetCallback(jobcxt, cb);
+
+  QxtGucSnapshot g = qxt_guc_snapshot();
+  QxtStatement stmt = qxt_current_statement();
+  QxtCachedRow* cached = nullptr;
+  int ncached = qxt_cache_fetch(keys, n, g.cache_max_age_s, &cached);
+  QxtFailure failure;
+  qxt_run_core(&failure, [&] {
+    qxt::Settings s;
+    qxt_fill_settings(g, s);
+    qxt::LookupService svc(qxt_session_client(), qxt_memo_for(stmt, s), s, qxt_cancel_requested);
+    svc.carrier_batch(reinterpret_cast<const std::uint64_t*>(keys), static_cast<std::size_t>(n),
+                      cached, static_cast<std::size_t>(ncached),
+                      [cb](qxt::BatchJob* job) { cb->arg = job; });
+  });
+  qxt_failure_raise(&failure);
+  emit_rows(rsinfo, jobcxt, static_cast<const qxt::BatchJob*>(cb->arg), keys, elem_nulls, n);
   MemoryContextDelete(jobcxt);
   return (Datum)0;
 }

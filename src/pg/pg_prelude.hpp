@@ -11,6 +11,7 @@
 #include "batch.hpp"
 #include "client.hpp"
 #include "errors.hpp"
+#include "lookup_service.hpp"
 #include "memo.hpp"
 #include "normalize.hpp"
 

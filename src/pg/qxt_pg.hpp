@@ -115,17 +115,8 @@ int qxt_spi_execute(const char* sql, bool read_only, long tcount, int nargs = 0,
 // name quoted for SQL.
 Oid qxt_extension_namespace(void);
 const char* qxt_extension_schema(void);
-// A row of qxt_lookups young enough to answer from, and checked to be one
-// the vendor can have sent (plain data; strings are NUL-terminated UTF-8,
-// "" when NULL).
-struct QxtCachedRow {
-  uint64_t key;
-  int32_t code;  // 0, -2, -3 or -4
-  int16_t res;
-  const char* area;
-  const char* init_isp;
-  const char* now_isp;
-};
+// A row of qxt_lookups young enough to answer from (lookup_service.hpp).
+using QxtCachedRow = qxt::CachedRow;
 // PostgreSQL part: the rows of qxt_lookups for `keys` (0 entries ignored)
 // looked up at most max_age_s seconds ago; none when max_age_s < 0.  Raises
 // 42501 (with a HINT) when the caller may not read the table.  Returns none,
@@ -134,11 +125,6 @@ struct QxtCachedRow {
 // validation are left out (one WARNING per statement).  Returns the count
 // and a palloc'd array in *out.
 int qxt_cache_fetch(const uint64* keys, int n, int max_age_s, QxtCachedRow** out);
-// C++ part: a BatchJob::Known answering from this statement's memo first,
-// then from the cached rows.
-qxt::BatchJob::Known qxt_known_answers(const qxt::StatementMemo* memo,
-                                       const QxtCachedRow* rows, int nrows,
-                                       std::unordered_map<std::uint64_t, const QxtCachedRow*>& index);
 
 /* in statement.cpp */
 // Installs the executor and utility hooks that track statement units (from

@@ -987,9 +987,9 @@ void refresh_body(Run& r) {
     qxt_run_core(&failure, [&] {
       qxt::Settings s;
       qxt_fill_settings(g, s);
-      const qxt::StatementMemo& memo = qxt_memo_for(stmt, s);
+      const qxt::KnownAnswers known(&qxt_memo_for(stmt, s), nullptr, 0);
       auto* job = new qxt::BatchJob(w.keys, static_cast<std::size_t>(w.n), s.batch_size,
-                                    memo.as_known());
+                                    std::cref(known));
       cb->arg = job;
       qxt::CancelPolicy policy;
       policy.cancel = qxt_cancel_requested;

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "batch.hpp"
+#include "lookup_service.hpp"
 #include "memo.hpp"
 #include "mini_server.hpp"
 #include "normalize.hpp"
@@ -82,7 +83,8 @@ TEST(BatchJob, KnownAnswersAreNotSent) {
   memo.put(mobile_to_key("13800000000"), answer("13800000000", -4));
   std::vector<std::uint64_t> keys = {mobile_to_key("13972565391"), mobile_to_key("13972565397"),
                                      mobile_to_key("13800000000"), mobile_to_key("13972565391")};
-  BatchJob job(keys.data(), keys.size(), 1000, memo.as_known());
+  const KnownAnswers known(&memo, nullptr, 0);
+  BatchJob job(keys.data(), keys.size(), 1000, std::cref(known));
   EXPECT_EQ(job.distinct(), 3u);
   EXPECT_EQ(job.to_send(), 1u);
   EXPECT_EQ(job.known(), 2u);
@@ -104,7 +106,8 @@ TEST(BatchJob, AllKnownMeansNothingToSendAndNoKeyNeeded) {
   memo.enter({1, 1, 1});
   memo.put(mobile_to_key("13972565391"), answer("13972565391", 0));
   std::vector<std::uint64_t> keys = {mobile_to_key("13972565391")};
-  BatchJob job(keys.data(), keys.size(), 1000, memo.as_known());
+  const KnownAnswers known(&memo, nullptr, 0);
+  BatchJob job(keys.data(), keys.size(), 1000, std::cref(known));
   EXPECT_EQ(job.chunks(), 0u);
   Client client;
   Settings s;  // no key, no URL: nothing may be sent

@@ -1,0 +1,86 @@
+// The lookup service: the one place that decides where a number's answer
+// comes from, for qxt_carrier and qxt_carrier_batch alike.  In order:
+// this statement's memo (memo.hpp), a young enough row of qxt_lookups (read
+// by the glue, handed over as CachedRow), then the vendor (client.hpp); and
+// what the vendor answered is kept in the memo.  The glue decodes the
+// arguments, reads the cached rows, calls this and emits the rows.
+#pragma once
+
+#include "core_only.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string_view>
+#include <unordered_map>
+
+#include "batch.hpp"
+#include "client.hpp"
+#include "memo.hpp"
+
+namespace qxt {
+
+// A row of qxt_lookups young enough to answer from, already checked to be
+// one the vendor can have sent (is_kept_answer(code); the fields of a
+// success, none otherwise).  Plain data: strings are NUL-terminated UTF-8,
+// "" when absent.
+struct CachedRow {
+  std::uint64_t key;
+  std::int32_t code;
+  std::int16_t res;
+  const char* area;
+  const char* init_isp;
+  const char* now_isp;
+};
+
+// Answers known before anything is sent: from `memo` first (may be null),
+// then from `rows` (may be empty).  Usable as a BatchJob::Known through
+// std::cref; must outlive the BatchJob's constructor only.
+class KnownAnswers {
+ public:
+  KnownAnswers(const StatementMemo* memo, const CachedRow* rows, std::size_t nrows);
+  bool operator()(std::uint64_t key, KnownAnswer& out) const;
+  bool empty() const { return memo_ == nullptr && rows_.empty(); }
+
+ private:
+  const StatementMemo* memo_;
+  std::unordered_map<std::uint64_t, const CachedRow*> rows_;
+};
+
+class LookupService {
+ public:
+  // `memo` is this statement's, entered for `s` (the glue's qxt_memo_for).
+  LookupService(Client& client, StatementMemo& memo, const Settings& s, CancelCheck cancel)
+      : client_(client), memo_(memo), s_(s), cancel_(cancel) {}
+
+  // One normalised number.  `cached` (may be null) is its row of
+  // qxt_lookups: it answers (a per-number failure is raised as the
+  // vendor's error, saying where it came from) and nothing is sent.
+  // Otherwise carrier_once_per_statement.
+  CarrierRecord carrier(std::string_view mobile, const CachedRow* cached);
+
+  // The numbers `keys[0..n)` (0: NULL or not a number, never sent).  Small
+  // calls (n <= StatementMemo::kMaxBatchForMemo) are answered from the memo
+  // first and feed it with what the vendor answered, also when the batch
+  // fails (what was paid for stays known); then the cached rows answer;
+  // the rest is asked of the vendor.  `adopt` receives the job before
+  // anything is sent (it must not throw): the caller owns it from then on,
+  // and reads the answers from it.
+  void carrier_batch(const std::uint64_t* keys, std::size_t n, const CachedRow* rows,
+                     std::size_t nrows, const std::function<void(BatchJob*)>& adopt);
+
+ private:
+  Client& client_;
+  StatementMemo& memo_;
+  const Settings& s_;
+  CancelCheck cancel_;
+};
+
+// One lookup with the memo: answered from memory when this statement asked
+// for the number already, otherwise from the vendor (and remembered).  A
+// per-number failure (-2/-3/-4) is remembered too and raised again.
+CarrierRecord carrier_once_per_statement(Client& client, StatementMemo& memo,
+                                         const Settings& s, std::string_view mobile,
+                                         CancelCheck cancel);
+
+}  // namespace qxt
