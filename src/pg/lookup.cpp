@@ -75,7 +75,7 @@ Datum qxt_carrier(PG_FUNCTION_ARGS) {
   QxtCachedRow* cached = nullptr;
   int ncached = qxt_cache_fetch(&key, 1, g.cache_max_age_s, &cached);
   QxtFailure failure;
-  qxt_run_core(&failure, [&] {
+  qxt_run_core(&failure, g, [&](const qxt::Settings& s) {
     const std::string_view mobile(digits, qxt::kMobileDigits);
     if (ncached == 1) {
       if (cached->code != 0) {
@@ -93,8 +93,6 @@ Datum qxt_carrier(PG_FUNCTION_ARGS) {
       g_single = std::move(r);
       return;
     }
-    qxt::Settings s;
-    qxt_fill_settings(g, s);
     g_single = qxt::carrier_once_per_statement(qxt_session_client(), qxt_memo_for(stmt, s), s,
                                                mobile, qxt_cancel_requested);
   });
@@ -226,9 +224,7 @@ Datum qxt_carrier_batch(PG_FUNCTION_ARGS) {
   QxtCachedRow* cached = nullptr;
   int ncached = qxt_cache_fetch(keys, n, g.cache_max_age_s, &cached);
   QxtFailure failure;
-  qxt_run_core(&failure, [&] {
-    qxt::Settings s;
-    qxt_fill_settings(g, s);
+  qxt_run_core(&failure, g, [&](const qxt::Settings& s) {
     // Small calls share this statement's memo: a number already answered in
     // this statement is not sent (or paid) again.
     const bool small = static_cast<std::size_t>(n) <= qxt::StatementMemo::kMaxBatchForMemo;

@@ -4,25 +4,34 @@
 #include "pg_prelude.hpp"
 
 /* in guc.cpp */
-struct QxtGucSnapshot {
-  const char* apikey;  // never NULL ("" when unset)
-  const char* base_url;
-  const char* ca_file;
-  const char* proxy;
-  int timeout_ms;
-  int connect_timeout_ms;
-  int max_retries;
-  int batch_size;
-  int batch_concurrency;
-  bool tls_verify;
-  bool reuse_connections;
-  int progress_interval_ms;
-  int cache_max_age_s;  // -1: off
+// The qxt.* settings, one field per GUC variable: PostgreSQL's GUC machinery
+// writes them (strings may be NULL).  The key (qxt.apikey, qxt.apikey_file)
+// is not here: only qxt_apikey() hands it out.
+struct QxtGucs {
+  char* base_url = nullptr;
+  char* ca_file = nullptr;
+  char* proxy = nullptr;
+  int timeout_ms = 10000;
+  int connect_timeout_ms = 3000;
+  int max_retries = 2;
+  int batch_size = 1000;
+  int batch_concurrency = 4;
+  bool tls_verify = true;
+  bool reuse_connections = true;
+  int progress_interval_ms = 5000;
+  int cache_max_age_s = -1;  // -1: off
 };
+extern QxtGucs qxt_gucs;
 void qxt_guc_init(void);
+// What an entry point's core calls run with, read once before them (plain
+// data): the settings, and the key in use, not copied (qxt_apikey()).
+struct QxtGucSnapshot : QxtGucs {
+  const char* apikey = "";  // never NULL ("" when unset)
+};
+// PostgreSQL part: raises when the key is misconfigured (qxt_apikey()).
 QxtGucSnapshot qxt_guc_snapshot(void);
-// Fills a core Settings from a snapshot (C++ only; call inside the boundary).
-void qxt_fill_settings(const QxtGucSnapshot& g, qxt::Settings& s);
+// The core's Settings for a snapshot (C++ only: qxt_run_core builds it).
+qxt::Settings qxt_core_settings(const QxtGucSnapshot& g);
 
 /* in apikey.cpp */
 // Defines qxt.apikey and qxt.apikey_file (from qxt_guc_init).
@@ -88,6 +97,16 @@ inline void qxt_run_core(QxtFailure* f, Body&& body) noexcept {
   } catch (...) {
     qxt_failure_capture_text(f, "unexpected failure in the QXT client");
   }
+}
+
+// The same for a core call: `body` gets the core Settings of snapshot `g`,
+// built inside the boundary (the only copy of the key, freed with it).
+template <typename Body>
+inline void qxt_run_core(QxtFailure* f, const QxtGucSnapshot& g, Body&& body) noexcept {
+  qxt_run_core(f, [&] {
+    const qxt::Settings s = qxt_core_settings(g);
+    body(s);
+  });
 }
 
 /* in lookup.cpp */

@@ -984,9 +984,7 @@ void refresh_body(Run& r) {
     const QxtStatement stmt = qxt_current_statement();
     QxtFailure failure;
     qxt::BatchCancelReport drain;  // plain data
-    qxt_run_core(&failure, [&] {
-      qxt::Settings s;
-      qxt_fill_settings(g, s);
+    qxt_run_core(&failure, g, [&](const qxt::Settings& s) {
       const qxt::StatementMemo& memo = qxt_memo_for(stmt, s);
       auto* job = new qxt::BatchJob(w.keys, static_cast<std::size_t>(w.n), s.batch_size,
                                     memo.as_known());
