@@ -1,4 +1,5 @@
 // qxt_balance(): the account's fee type and remaining balance.
+#include "convert.hpp"
 #include "qxt_pg.hpp"
 
 extern "C" {

@@ -1,7 +1,6 @@
 // qxt_carrier(text) and qxt_carrier_batch(text[]): argument reading, the
 // core call inside the boundary, and the result rows.  No business logic.
-#include <malloc.h>
-
+#include "convert.hpp"
 #include "qxt_pg.hpp"
 
 extern "C" {
@@ -33,32 +32,11 @@ void raise_invalid_number(const char* data, int len) {
 
 }  // namespace
 
-Datum qxt_vendor_text(const char* s, std::size_t len) {
-  const int enc = GetDatabaseEncoding();
-  if (enc != PG_UTF8 && enc != PG_SQL_ASCII) {
-    // The parser hands over valid UTF-8 without NUL; the database encoding
-    // may still lack some of its characters (the vendor sends any UTF-8).
-    char* copy = pnstrdup(s, len);
-    const char* conv = qxt_to_server(copy);
-    Datum d = CStringGetTextDatum(conv);
-    if (conv != copy) pfree(const_cast<char*>(conv));
-    pfree(copy);
-    return d;
-  }
-  char* conv = pg_any_to_server(s, static_cast<int>(len), PG_UTF8);
-  Datum d = PointerGetDatum(cstring_to_text_with_len(conv, conv == s ? static_cast<int>(len)
-                                                                     : static_cast<int>(std::strlen(conv))));
-  if (conv != s) pfree(conv);
-  return d;
-}
-
 Datum qxt_carrier(PG_FUNCTION_ARGS) {
-  text* arg = PG_GETARG_TEXT_PP(0);
-  const char* data = VARDATA_ANY(arg);
-  int len = VARSIZE_ANY_EXHDR(arg);
+  const std::string_view arg = qxt_text_view(PG_GETARG_TEXT_PP(0));
   char digits[qxt::kMobileDigits];
-  if (!qxt::normalize_mobile(std::string_view(data, static_cast<std::size_t>(len)), digits))
-    raise_invalid_number(data, len);
+  if (!qxt::normalize_mobile(arg, digits))
+    raise_invalid_number(arg.data(), static_cast<int>(arg.size()));
   qxt_refuse_parallel_worker("qxt_carrier");
   qxt_require_vendor_encoding();
 
@@ -103,7 +81,7 @@ Datum qxt_carrier(PG_FUNCTION_ARGS) {
   const qxt::CarrierRecord& r = g_single;
   values[0] = Int16GetDatum(static_cast<int16>(r.res));
   nulls[0] = r.res < 0;
-  values[1] = PointerGetDatum(cstring_to_text_with_len(digits, qxt::kMobileDigits));
+  values[1] = qxt_digits_text(digits);
   const std::string* fields[3] = {&r.area, &r.init_isp, &r.now_isp};
   for (int i = 0; i < 3; ++i) {
     nulls[2 + i] = fields[i]->empty();
@@ -114,16 +92,6 @@ Datum qxt_carrier(PG_FUNCTION_ARGS) {
 }
 
 namespace {
-
-// Owns a BatchJob from a memory context, so any error frees it.  A large
-// job's memory goes back to the system at once: a backend lives for days,
-// and glibc would otherwise keep tens of megabytes of freed heap.
-void delete_batch_job(void* arg) {
-  auto* job = static_cast<qxt::BatchJob*>(arg);
-  bool large = job != nullptr && job->distinct() > 65536;
-  delete job;
-  if (large) malloc_trim(0);
-}
 
 // Tallies of rows without an answer, for the closing WARNING.
 struct FailureTally {
@@ -198,25 +166,16 @@ Datum qxt_carrier_batch(PG_FUNCTION_ARGS) {
   // element that is NULL or cannot be a number: it is never sent.
   uint64* keys = static_cast<uint64*>(palloc_extended(sizeof(uint64) * n, MCXT_ALLOC_HUGE));
   for (int i = 0; i < n; ++i) {
-    keys[i] = 0;
-    if (elem_nulls[i]) continue;
-    text* t = reinterpret_cast<text*>(DatumGetPointer(elems[i]));
-    char digits[qxt::kMobileDigits];
-    if (qxt::normalize_mobile(
-            std::string_view(VARDATA_ANY(t), static_cast<std::size_t>(VARSIZE_ANY_EXHDR(t))),
-            digits))
-      keys[i] = qxt::mobile_to_key(std::string_view(digits, qxt::kMobileDigits));
+    keys[i] = elem_nulls[i] ? 0
+                            : qxt_mobile_key(qxt_text_view(
+                                  reinterpret_cast<text*>(DatumGetPointer(elems[i]))));
   }
 
   // The job lives in a memory context of its own: deleting the context (at
   // the end, or on any error) deletes the job.
   MemoryContext jobcxt = AllocSetContextCreate(CurrentMemoryContext, "qxt_carrier_batch",
                                                ALLOCSET_DEFAULT_SIZES);
-  auto* cb = static_cast<MemoryContextCallback*>(
-      MemoryContextAllocZero(jobcxt, sizeof(MemoryContextCallback)));
-  cb->func = delete_batch_job;
-  cb->arg = nullptr;
-  MemoryContextRegisterResetCallback(jobcxt, cb);
+  QxtOwnedJob* owned = qxt_owned_job(jobcxt);
 
   QxtGucSnapshot g = qxt_guc_snapshot();
   QxtStatement stmt = qxt_current_statement();
@@ -234,7 +193,7 @@ Datum qxt_carrier_batch(PG_FUNCTION_ARGS) {
     if (ncached > 0 || small) known = qxt_known_answers(small ? &memo : nullptr, cached, ncached, index);
     auto* job = new qxt::BatchJob(reinterpret_cast<const std::uint64_t*>(keys),
                                   static_cast<std::size_t>(n), s.batch_size, known);
-    cb->arg = job;
+    owned->job = job;
     try {
       qxt_session_client().batch(s, *job, qxt_cancel_requested);
     } catch (...) {
@@ -244,7 +203,7 @@ Datum qxt_carrier_batch(PG_FUNCTION_ARGS) {
     if (small) memo.put_all(*job);
   });
   qxt_failure_raise(&failure);
-  const qxt::BatchJob* job = static_cast<const qxt::BatchJob*>(cb->arg);
+  const qxt::BatchJob* job = owned->job;
 
   // Emit one row per element, in array order.  Vendor texts are few
   // (areas, carriers): convert each once and reuse its datum.

@@ -74,10 +74,6 @@ void qxt_failure_capture_text(QxtFailure* f, const char* what) noexcept;
 // Raises `f` (never returns when f->failed): a cancel becomes PostgreSQL's
 // own interrupt processing (57014, or the session ending as it intended).
 void qxt_failure_raise(const QxtFailure* f);
-// UTF-8 text (NUL-terminated) in the database encoding, never raising a
-// conversion error: what the encoding cannot hold (or what is not valid
-// UTF-8) is written as an escape, \uXXXX, \UXXXXXXXX or \xNN.
-const char* qxt_to_server(const char* utf8);
 
 // Runs C++ `body` so that no exception escapes: everything thrown is copied
 // into `*f`, the handler is left, and only then may the caller raise.
@@ -99,6 +95,17 @@ inline void qxt_run_core(QxtFailure* f, Body&& body) noexcept {
   }
 }
 
+// A C++ BatchJob owned by a memory context: resetting or deleting the
+// context (at the end, or on any error) deletes the job put in `job`.  A
+// large job's memory goes back to the system at once (malloc_trim): a
+// backend lives for days, and glibc would otherwise keep tens of megabytes
+// of freed heap.  PostgreSQL part: allocates in `cxt`.
+struct QxtOwnedJob {
+  MemoryContextCallback cb;
+  qxt::BatchJob* job;
+};
+QxtOwnedJob* qxt_owned_job(MemoryContext cxt);
+
 // The same for a core call: `body` gets the core Settings of snapshot `g`,
 // built inside the boundary (the only copy of the key, freed with it).
 template <typename Body>
@@ -109,31 +116,7 @@ inline void qxt_run_core(QxtFailure* f, const QxtGucSnapshot& g, Body&& body) no
   });
 }
 
-/* in lookup.cpp */
-// Vendor text (UTF-8) as a text datum in the database encoding.  Never a
-// conversion error (the answer it belongs to was paid for): in an encoding
-// that cannot hold a character (EUC_CN, say), it is written as an escape
-// (qxt_to_server).
-Datum qxt_vendor_text(const char* utf8, std::size_t len);
-
-/* in spi.cpp */
-// Installs the ExecutorStart hook that checks the relations of our own
-// statements (from _PG_init).
-void qxt_spi_init(void);
-// SPI_execute / SPI_execute_with_args (nargs > 0) for the extension's own
-// statements, with search_path fixed to "pg_catalog, pg_temp" while it runs,
-// and refused (42501) if its plan uses a relation outside the extension's
-// schema, pg_catalog and this session's temporary schema (the extension's
-// schema renamed and its name taken).  SPI must be connected.  Returns SPI's
-// result code.
-int qxt_spi_execute(const char* sql, bool read_only, long tcount, int nargs = 0,
-                    Oid* types = nullptr, Datum* values = nullptr, const char* nulls = nullptr);
-
 /* in cache.cpp */
-// The extension's schema (read from pg_extension, no SQL): its OID, and its
-// name quoted for SQL.
-Oid qxt_extension_namespace(void);
-const char* qxt_extension_schema(void);
 // A row of qxt_lookups young enough to answer from, and checked to be one
 // the vendor can have sent (plain data; strings are NUL-terminated UTF-8,
 // "" when NULL).
