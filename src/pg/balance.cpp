@@ -1,4 +1,5 @@
 // qxt_balance(): the account's fee type and remaining balance.
+#include "convert.hpp"
 #include "qxt_pg.hpp"
 
 extern "C" {
@@ -17,9 +18,7 @@ Datum qxt_balance(PG_FUNCTION_ARGS) {
 
   QxtGucSnapshot g = qxt_guc_snapshot();
   QxtFailure failure;
-  qxt_run_core(&failure, [&] {
-    qxt::Settings s;
-    qxt_fill_settings(g, s);
+  qxt_run_core(&failure, g, [&](const qxt::Settings& s) {
     g_balance = qxt_session_client().balance(s, qxt_cancel_requested);
   });
   qxt_failure_raise(&failure);

@@ -1,9 +1,9 @@
-// The C++ / PostgreSQL error boundary.  See qxt_pg.hpp.
-#include "qxt_pg.hpp"
+// The C++ / PostgreSQL error boundary, and C++ jobs owned by a memory
+// context.  See qxt_pg.hpp.
+#include <malloc.h>
 
-extern "C" {
-#include "catalog/namespace.h"
-}
+#include "convert.hpp"
+#include "qxt_pg.hpp"
 
 namespace {
 
@@ -19,65 +19,24 @@ void copy_text(char* dst, std::size_t cap, const char* src) noexcept {
   dst[n] = '\0';
 }
 
-// Appends the UTF-8 character (or stray byte) at `p` as an ASCII escape,
-// \uXXXX (\UXXXXXXXX above U+FFFF) or \xNN; returns the bytes consumed.
-int append_escaped(StringInfo out, const unsigned char* p, int left) {
-  const int n = pg_utf_mblen(p);
-  if (n > 1 && n <= left && pg_utf8_islegal(p, n)) {
-    const pg_wchar c = utf8_to_unicode(p);
-    appendStringInfo(out, c > 0xFFFF ? "\\U%08X" : "\\u%04X", static_cast<unsigned>(c));
-    return n;
-  }
-  appendStringInfo(out, "\\x%02X", static_cast<unsigned>(p[0]));
-  return 1;
-}
-
-// The core's texts are UTF-8 (our words and the vendor's reasons).  Returns
-// them in the database encoding without ever raising a conversion error in
-// place of the error being reported: what the database encoding cannot
-// hold (or what is not valid UTF-8) is written as an escape instead.
-const char* to_server(const char* s) {
-  const int len = static_cast<int>(std::strlen(s));
-  if (len == 0) return s;
-  const int enc = GetDatabaseEncoding();
-  if (enc == PG_SQL_ASCII) return s;  // bytes pass through, as everywhere in SQL_ASCII
-  const unsigned char* src = reinterpret_cast<const unsigned char*>(s);
-  StringInfoData out;
-  initStringInfo(&out);
-  if (enc == PG_UTF8) {
-    int pos = 0;
-    while (pos < len) {
-      const int ok = pg_encoding_verifymbstr(PG_UTF8, s + pos, len - pos);
-      appendBinaryStringInfo(&out, s + pos, ok);
-      pos += ok;
-      if (pos < len) pos += append_escaped(&out, src + pos, len - pos);
-    }
-    return out.data;
-  }
-  const Oid proc = FindDefaultConversionProc(PG_UTF8, enc);
-  const int cap = len * MAX_CONVERSION_GROWTH + 1;
-  unsigned char* buf = static_cast<unsigned char*>(palloc(cap));
-  int pos = 0;
-  while (pos < len) {
-    int done = 0;
-    if (OidIsValid(proc)) {
-      done = pg_do_encoding_conversion_buf(proc, PG_UTF8, enc, const_cast<unsigned char*>(src + pos),
-                                           len - pos, buf, cap, true);
-      appendStringInfoString(&out, reinterpret_cast<const char*>(buf));
-    } else {
-      while (done < len - pos && src[pos + done] < 0x80) ++done;  // ASCII is common ground
-      appendBinaryStringInfo(&out, s + pos, done);
-    }
-    pos += done;
-    if (pos < len) pos += append_escaped(&out, src + pos, len - pos);
-  }
-  pfree(buf);
-  return out.data;
+void delete_owned_job(void* arg) {
+  auto* owned = static_cast<QxtOwnedJob*>(arg);
+  qxt::BatchJob* job = owned->job;
+  owned->job = nullptr;
+  const bool large = job != nullptr && job->distinct() > 65536;
+  delete job;
+  if (large) malloc_trim(0);
 }
 
 }  // namespace
 
-const char* qxt_to_server(const char* utf8) { return to_server(utf8); }
+QxtOwnedJob* qxt_owned_job(MemoryContext cxt) {
+  auto* owned = static_cast<QxtOwnedJob*>(MemoryContextAllocZero(cxt, sizeof(QxtOwnedJob)));
+  owned->cb.func = delete_owned_job;
+  owned->cb.arg = owned;
+  MemoryContextRegisterResetCallback(cxt, &owned->cb);
+  return owned;
+}
 
 void qxt_failure_capture(QxtFailure* f, const qxt::Error& e) noexcept {
   f->failed = true;
@@ -115,9 +74,9 @@ void qxt_failure_raise(const QxtFailure* f) {
   const char* s = f->sqlstate;
   int code = MAKE_SQLSTATE(s[0], s[1], s[2], s[3], s[4]);
   // Texts in the database encoding (the vendor's reasons are Chinese).
-  const char* message = to_server(f->message);
-  const char* detail = to_server(f->detail);
-  const char* hint = to_server(f->hint);
+  const char* message = qxt_to_server(f->message);
+  const char* detail = qxt_to_server(f->detail);
+  const char* hint = qxt_to_server(f->hint);
   ereport(ERROR, (errcode(code), errmsg("%s", message), detail[0] ? errdetail("%s", detail) : 0,
                   hint[0] ? errhint("%s", hint) : 0));
 }

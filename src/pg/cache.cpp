@@ -16,7 +16,9 @@
 // code the vendor sends per number, read at full width; a time not in the
 // future; a success with its fields; a failure without); a row that fails
 // is never served, the number is looked up live.
+#include "convert.hpp"
 #include "qxt_pg.hpp"
+#include "spi.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -26,7 +28,6 @@ extern "C" {
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
-#include "catalog/pg_extension.h"
 #include "catalog/pg_trigger.h"
 #include "executor/spi.h"
 #include "utils/acl.h"
@@ -37,24 +38,6 @@ extern "C" {
 }
 
 namespace {
-
-// The extension's schema, from pg_extension (no SQL, so no search_path).
-Oid extension_namespace(void) {
-  Relation rel = table_open(ExtensionRelationId, AccessShareLock);
-  ScanKeyData key;
-  ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
-              CStringGetDatum("qxt_portability"));
-  SysScanDesc scan = systable_beginscan(rel, ExtensionNameIndexId, true, nullptr, 1, &key);
-  HeapTuple tup = systable_getnext(scan);
-  Oid nsp = HeapTupleIsValid(tup) ? reinterpret_cast<Form_pg_extension>(GETSTRUCT(tup))->extnamespace
-                                  : InvalidOid;
-  systable_endscan(scan);
-  table_close(rel, AccessShareLock);
-  if (!OidIsValid(nsp))
-    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
-                    errmsg("extension qxt_portability is not installed in this database")));
-  return nsp;
-}
 
 // The privileges that let a role put a row of its own into the table.
 constexpr AclMode kWriteModes = ACL_INSERT | ACL_UPDATE | ACL_TRIGGER;
@@ -170,23 +153,7 @@ bool first_in_statement(Warned& w) {
 constexpr int kNcols = 7;
 const Oid kColTypes[kNcols] = {TEXTOID, INT4OID, INT2OID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
 
-const char* copy_utf8(MemoryContext cxt, text* tx) {
-  int len = VARSIZE_ANY_EXHDR(tx);
-  char* utf8 = pg_server_to_any(VARDATA_ANY(tx), len, PG_UTF8);
-  return MemoryContextStrdup(cxt, utf8 == VARDATA_ANY(tx) ? pnstrdup(utf8, len) : utf8);
-}
-
 }  // namespace
-
-Oid qxt_extension_namespace(void) { return extension_namespace(); }
-
-const char* qxt_extension_schema(void) {
-  const char* name = get_namespace_name(extension_namespace());
-  if (name == nullptr)
-    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
-                    errmsg("the schema of extension qxt_portability does not exist")));
-  return quote_identifier(name);
-}
 
 int qxt_cache_fetch(const uint64* keys, int n, int max_age_s, QxtCachedRow** out) {
   *out = nullptr;
@@ -197,13 +164,11 @@ int qxt_cache_fetch(const uint64* keys, int n, int max_age_s, QxtCachedRow** out
   int m = 0;
   for (int i = 0; i < n; ++i) {
     if (keys[i] == 0) continue;
-    char digits[qxt::kMobileDigits];
-    qxt::key_to_digits(keys[i], digits);
-    elems[m++] = PointerGetDatum(cstring_to_text_with_len(digits, qxt::kMobileDigits));
+    elems[m++] = qxt_key_text(keys[i]);
   }
   if (m == 0) return 0;
 
-  const Oid nsp = extension_namespace();
+  const Oid nsp = qxt_extension_namespace();
   const Oid relid = get_relname_relid("qxt_lookups", nsp);
   if (!OidIsValid(relid))
     ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
@@ -229,19 +194,15 @@ int qxt_cache_fetch(const uint64* keys, int n, int max_age_s, QxtCachedRow** out
       GetCurrentTransactionStartTimestamp() - static_cast<int64>(max_age_s) * USECS_PER_SEC;
 
   MemoryContext caller = CurrentMemoryContext;
-  if (SPI_connect() != SPI_OK_CONNECT)
-    ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("qxt: SPI_connect failed")));
-  StringInfoData q;
-  initStringInfo(&q);
-  appendStringInfo(&q,
-                   "SELECT mobile, code, res, area, init_isp, now_isp, looked_up_at "
-                   "FROM ONLY %s.qxt_lookups "
-                   "WHERE mobile OPERATOR(pg_catalog.=) ANY ($1) "
-                   "AND looked_up_at OPERATOR(pg_catalog.>=) $2",
-                   quote_identifier(get_namespace_name(nsp)));
+  qxt_spi_connect(0, "qxt");
+  const char* q = qxt_sql("SELECT mobile, code, res, area, init_isp, now_isp, looked_up_at "
+                          "FROM ONLY %s.qxt_lookups "
+                          "WHERE mobile OPERATOR(pg_catalog.=) ANY ($1) "
+                          "AND looked_up_at OPERATOR(pg_catalog.>=) $2",
+                          quote_identifier(get_namespace_name(nsp)));
   Oid types[2] = {TEXTARRAYOID, TIMESTAMPTZOID};
   Datum values[2] = {PointerGetDatum(arr), TimestampTzGetDatum(cutoff)};
-  int rc = qxt_spi_execute(q.data, true, 0, 2, types, values, nullptr);
+  int rc = qxt_spi_execute(q, true, 0, 2, types, values, nullptr);
   if (rc != SPI_OK_SELECT)
     ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
                     errmsg("qxt: reading qxt_lookups failed (SPI code %d)", rc)));
@@ -275,8 +236,7 @@ int qxt_cache_fetch(const uint64* keys, int n, int max_age_s, QxtCachedRow** out
     uint64 key = 0;
     if (ok) {
       // The number: exactly its own normalised form.
-      text* mob = DatumGetTextPP(v[0]);
-      std::string_view sv(VARDATA_ANY(mob), static_cast<std::size_t>(VARSIZE_ANY_EXHDR(mob)));
+      std::string_view sv = qxt_text_view(DatumGetTextPP(v[0]));
       char digits[qxt::kMobileDigits];
       ok = sv.size() == qxt::kMobileDigits && qxt::normalize_mobile(sv, digits) &&
            std::memcmp(digits, sv.data(), qxt::kMobileDigits) == 0;
@@ -299,9 +259,9 @@ int qxt_cache_fetch(const uint64* keys, int n, int max_age_s, QxtCachedRow** out
     row.key = key;
     row.code = code;
     row.res = code == 0 ? DatumGetInt16(v[2]) : -1;
-    row.area = code == 0 ? copy_utf8(caller, DatumGetTextPP(v[3])) : "";
-    row.init_isp = code == 0 ? copy_utf8(caller, DatumGetTextPP(v[4])) : "";
-    row.now_isp = code == 0 ? copy_utf8(caller, DatumGetTextPP(v[5])) : "";
+    row.area = code == 0 ? qxt_text_to_utf8(caller, DatumGetTextPP(v[3])) : "";
+    row.init_isp = code == 0 ? qxt_text_to_utf8(caller, DatumGetTextPP(v[4])) : "";
+    row.now_isp = code == 0 ? qxt_text_to_utf8(caller, DatumGetTextPP(v[5])) : "";
   }
   SPI_finish();
   if (refused > 0 && first_in_statement(g_warned_invalid))

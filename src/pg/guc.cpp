@@ -3,19 +3,6 @@
 
 namespace {
 
-char* g_base_url = nullptr;
-char* g_ca_file = nullptr;
-char* g_proxy = nullptr;
-int g_timeout_ms = 10000;
-int g_connect_timeout_ms = 3000;
-int g_max_retries = 2;
-int g_batch_size = 1000;
-int g_batch_concurrency = 4;
-bool g_tls_verify = true;
-bool g_reuse_connections = true;
-int g_progress_interval_ms = 5000;
-int g_cache_max_age_s = -1;
-
 bool check_base_url(char** newval, void** extra, GucSource source) {
   const char* v = *newval;
   if (v == nullptr) return true;
@@ -34,86 +21,78 @@ bool check_base_url(char** newval, void** extra, GucSource source) {
 
 }  // namespace
 
+QxtGucs qxt_gucs;
+
 void qxt_guc_init(void) {
   qxt_apikey_guc_init();  // qxt.apikey and qxt.apikey_file (apikey.cpp)
   DefineCustomStringVariable(
       "qxt.base_url", "Base URL of the QXT API; /carrier, /carrier_batch and /balance are appended.",
-      nullptr, &g_base_url, "https://isp.qxt800.com", PGC_SUSET, 0, check_base_url, nullptr,
+      nullptr, &qxt_gucs.base_url, "https://isp.qxt800.com", PGC_SUSET, 0, check_base_url, nullptr,
       nullptr);
   DefineCustomStringVariable("qxt.ca_file",
                              "File of CA certificates used to verify the vendor (empty: the system store).",
-                             nullptr, &g_ca_file, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);
+                             nullptr, &qxt_gucs.ca_file, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);
   DefineCustomStringVariable("qxt.proxy",
                              "HTTP(S) proxy for vendor requests (empty: connect directly).",
-                             nullptr, &g_proxy, "", PGC_SUSET, GUC_SUPERUSER_ONLY, nullptr,
+                             nullptr, &qxt_gucs.proxy, "", PGC_SUSET, GUC_SUPERUSER_ONLY, nullptr,
                              nullptr, nullptr);
   DefineCustomBoolVariable("qxt.tls_verify",
                            "Verify the vendor's TLS certificate and host name.", nullptr,
-                           &g_tls_verify, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+                           &qxt_gucs.tls_verify, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
   DefineCustomBoolVariable("qxt.reuse_connections",
                            "Keep connections to the vendor alive and reuse them across calls.",
                            "Turn off only to diagnose a proxy or load balancer that mishandles "
                            "kept-alive connections: every request then pays a new connection.",
-                           &g_reuse_connections, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+                           &qxt_gucs.reuse_connections, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
   DefineCustomIntVariable("qxt.timeout_ms", "Time limit of one request to the vendor.", nullptr,
-                          &g_timeout_ms, 10000, 100, 600000, PGC_USERSET, GUC_UNIT_MS, nullptr,
+                          &qxt_gucs.timeout_ms, 10000, 100, 600000, PGC_USERSET, GUC_UNIT_MS, nullptr,
                           nullptr, nullptr);
   DefineCustomIntVariable("qxt.connect_timeout_ms", "Time limit to connect to the vendor.",
-                          nullptr, &g_connect_timeout_ms, 3000, 10, 60000, PGC_USERSET,
+                          nullptr, &qxt_gucs.connect_timeout_ms, 3000, 10, 60000, PGC_USERSET,
                           GUC_UNIT_MS, nullptr, nullptr, nullptr);
   DefineCustomIntVariable("qxt.max_retries",
                           "Further attempts after a transient failure (network, HTTP 5xx/429, vendor -8).",
-                          nullptr, &g_max_retries, 2, 0, 10, PGC_USERSET, 0, nullptr, nullptr,
+                          nullptr, &qxt_gucs.max_retries, 2, 0, 10, PGC_USERSET, 0, nullptr, nullptr,
                           nullptr);
   DefineCustomIntVariable("qxt.batch_size", "Numbers per batch request (the vendor allows 1000).",
-                          nullptr, &g_batch_size, 1000, 1, 1000, PGC_USERSET, 0, nullptr, nullptr,
+                          nullptr, &qxt_gucs.batch_size, 1000, 1, 1000, PGC_USERSET, 0, nullptr, nullptr,
                           nullptr);
   DefineCustomIntVariable("qxt.batch_concurrency",
                           "Batch requests in flight at once, each on its own connection.", nullptr,
-                          &g_batch_concurrency, 4, 1, 16, PGC_USERSET, 0, nullptr, nullptr,
+                          &qxt_gucs.batch_concurrency, 4, 1, 16, PGC_USERSET, 0, nullptr, nullptr,
                           nullptr);
   DefineCustomIntVariable("qxt.progress_interval_ms",
                           "Least time between two progress NOTICEs of qxt_refresh.",
-                          "0 reports after every batch window.", &g_progress_interval_ms, 5000,
+                          "0 reports after every batch window.", &qxt_gucs.progress_interval_ms, 5000,
                           0, 3600000, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
   DefineCustomIntVariable(
       "qxt.cache_max_age",
       "Answer lookups from qxt_lookups when its row is younger than this (-1: never).",
       "Off by default: every call is a live, paid lookup. The functions only read "
       "qxt_lookups (the caller needs SELECT on it); qxt_refresh fills it.",
-      &g_cache_max_age_s, -1, -1, INT_MAX, PGC_USERSET, GUC_UNIT_S, nullptr, nullptr, nullptr);
+      &qxt_gucs.cache_max_age_s, -1, -1, INT_MAX, PGC_USERSET, GUC_UNIT_S, nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("qxt");
 }
 
 QxtGucSnapshot qxt_guc_snapshot(void) {
   QxtGucSnapshot g;
+  static_cast<QxtGucs&>(g) = qxt_gucs;
   // The key in use (apikey.cpp); raises when it is misconfigured.  Every
   // entry point takes a snapshot before its core call, so this is also
   // where the backend's teardown is registered (session.cpp).
   g.apikey = qxt_apikey();
   qxt_session_attach();
-  g.base_url = g_base_url ? g_base_url : "";
-  g.ca_file = g_ca_file ? g_ca_file : "";
-  g.proxy = g_proxy ? g_proxy : "";
-  g.timeout_ms = g_timeout_ms;
-  g.connect_timeout_ms = g_connect_timeout_ms;
-  g.max_retries = g_max_retries;
-  g.batch_size = g_batch_size;
-  g.batch_concurrency = g_batch_concurrency;
-  g.tls_verify = g_tls_verify;
-  g.reuse_connections = g_reuse_connections;
-  g.progress_interval_ms = g_progress_interval_ms;
-  g.cache_max_age_s = g_cache_max_age_s;
   return g;
 }
 
-void qxt_fill_settings(const QxtGucSnapshot& g, qxt::Settings& s) {
+qxt::Settings qxt_core_settings(const QxtGucSnapshot& g) {
+  qxt::Settings s;
   s.apikey = g.apikey;
-  std::string url = g.base_url;
+  std::string url = g.base_url ? g.base_url : "";
   while (!url.empty() && url.back() == '/') url.pop_back();
   s.http.base_url = std::move(url);
-  s.http.ca_file = g.ca_file;
-  s.http.proxy = g.proxy;
+  s.http.ca_file = g.ca_file ? g.ca_file : "";
+  s.http.proxy = g.proxy ? g.proxy : "";
   s.http.timeout_ms = g.timeout_ms;
   s.http.connect_timeout_ms = g.connect_timeout_ms;
   s.http.max_retries = g.max_retries;
@@ -121,4 +100,5 @@ void qxt_fill_settings(const QxtGucSnapshot& g, qxt::Settings& s) {
   s.http.tls_verify = g.tls_verify;
   s.http.reuse_connections = g.reuse_connections;
   s.batch_size = static_cast<std::size_t>(g.batch_size);
+  return s;
 }

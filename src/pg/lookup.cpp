@@ -2,8 +2,7 @@
 // cached rows (cache.cpp), the core's lookup service (lookup_service.hpp)
 // inside the boundary, and the result rows.  Where an answer comes from is
 // decided in the service, not here.
-#include <malloc.h>
-
+#include "convert.hpp"
 #include "qxt_pg.hpp"
 
 extern "C" {
@@ -35,32 +34,11 @@ void raise_invalid_number(const char* data, int len) {
 
 }  // namespace
 
-Datum qxt_vendor_text(const char* s, std::size_t len) {
-  const int enc = GetDatabaseEncoding();
-  if (enc != PG_UTF8 && enc != PG_SQL_ASCII) {
-    // The parser hands over valid UTF-8 without NUL; the database encoding
-    // may still lack some of its characters (the vendor sends any UTF-8).
-    char* copy = pnstrdup(s, len);
-    const char* conv = qxt_to_server(copy);
-    Datum d = CStringGetTextDatum(conv);
-    if (conv != copy) pfree(const_cast<char*>(conv));
-    pfree(copy);
-    return d;
-  }
-  char* conv = pg_any_to_server(s, static_cast<int>(len), PG_UTF8);
-  Datum d = PointerGetDatum(cstring_to_text_with_len(conv, conv == s ? static_cast<int>(len)
-                                                                     : static_cast<int>(std::strlen(conv))));
-  if (conv != s) pfree(conv);
-  return d;
-}
-
 Datum qxt_carrier(PG_FUNCTION_ARGS) {
-  text* arg = PG_GETARG_TEXT_PP(0);
-  const char* data = VARDATA_ANY(arg);
-  int len = VARSIZE_ANY_EXHDR(arg);
+  const std::string_view arg = qxt_text_view(PG_GETARG_TEXT_PP(0));
   char digits[qxt::kMobileDigits];
-  if (!qxt::normalize_mobile(std::string_view(data, static_cast<std::size_t>(len)), digits))
-    raise_invalid_number(data, len);
+  if (!qxt::normalize_mobile(arg, digits))
+    raise_invalid_number(arg.data(), static_cast<int>(arg.size()));
   qxt_refuse_parallel_worker("qxt_carrier");
   qxt_require_vendor_encoding();
 
@@ -76,9 +54,7 @@ Datum qxt_carrier(PG_FUNCTION_ARGS) {
   QxtCachedRow* cached = nullptr;
   int ncached = qxt_cache_fetch(&key, 1, g.cache_max_age_s, &cached);
   QxtFailure failure;
-  qxt_run_core(&failure, [&] {
-    qxt::Settings s;
-    qxt_fill_settings(g, s);
+  qxt_run_core(&failure, g, [&](const qxt::Settings& s) {
     qxt::LookupService svc(qxt_session_client(), qxt_memo_for(stmt, s), s, qxt_cancel_requested);
     g_single = svc.carrier(std::string_view(digits, qxt::kMobileDigits),
                            ncached == 1 ? cached : nullptr);
@@ -90,7 +66,7 @@ Datum qxt_carrier(PG_FUNCTION_ARGS) {
   const qxt::CarrierRecord& r = g_single;
   values[0] = Int16GetDatum(static_cast<int16>(r.res));
   nulls[0] = r.res < 0;
-  values[1] = PointerGetDatum(cstring_to_text_with_len(digits, qxt::kMobileDigits));
+  values[1] = qxt_digits_text(digits);
   const std::string* fields[3] = {&r.area, &r.init_isp, &r.now_isp};
   for (int i = 0; i < 3; ++i) {
     nulls[2 + i] = fields[i]->empty();
@@ -101,16 +77,6 @@ Datum qxt_carrier(PG_FUNCTION_ARGS) {
 }
 
 namespace {
-
-// Owns a BatchJob from a memory context, so any error frees it.  A large
-// job's memory goes back to the system at once: a backend lives for days,
-// and glibc would otherwise keep tens of megabytes of freed heap.
-void delete_batch_job(void* arg) {
-  auto* job = static_cast<qxt::BatchJob*>(arg);
-  bool large = job != nullptr && job->distinct() > 65536;
-  delete job;
-  if (large) malloc_trim(0);
-}
 
 // Tallies of rows without an answer, for the closing WARNING: one count per
 // row of the vendor-code table (errors.hpp), then one for any other code.
@@ -152,23 +118,6 @@ void warn_failures(const FailureTally& t, long total) {
            errdetail("%s.", d.data),
            errhint("Those rows have NULL lookup fields; qxt_normalize_mobile() shows which "
                    "inputs cannot be numbers.")));
-}
-
-// The elements as number keys: 0 for an element that is NULL or cannot be
-// a number (never sent).  Pure, allocation-free core code per element.
-uint64* decode_numbers(const Datum* elems, const bool* elem_nulls, int n) {
-  uint64* keys = static_cast<uint64*>(palloc_extended(sizeof(uint64) * n, MCXT_ALLOC_HUGE));
-  for (int i = 0; i < n; ++i) {
-    keys[i] = 0;
-    if (elem_nulls[i]) continue;
-    text* t = reinterpret_cast<text*>(DatumGetPointer(elems[i]));
-    char digits[qxt::kMobileDigits];
-    if (qxt::normalize_mobile(
-            std::string_view(VARDATA_ANY(t), static_cast<std::size_t>(VARSIZE_ANY_EXHDR(t))),
-            digits))
-      keys[i] = qxt::mobile_to_key(std::string_view(digits, qxt::kMobileDigits));
-  }
-  return keys;
 }
 
 // Vendor texts are few (areas, carriers): each is converted once, in the
@@ -260,33 +209,35 @@ Datum qxt_carrier_batch(PG_FUNCTION_ARGS) {
   if (n == 0) return (Datum)0;
   qxt_refuse_parallel_worker("qxt_carrier_batch");
   qxt_require_vendor_encoding();
-  uint64* keys = decode_numbers(elems, elem_nulls, n);
+
+  // Normalise every element (pure, allocation-free core code); 0 marks an
+  // element that is NULL or cannot be a number: it is never sent.
+  uint64* keys = static_cast<uint64*>(palloc_extended(sizeof(uint64) * n, MCXT_ALLOC_HUGE));
+  for (int i = 0; i < n; ++i) {
+    keys[i] = elem_nulls[i] ? 0
+                            : qxt_mobile_key(qxt_text_view(
+                                  reinterpret_cast<text*>(DatumGetPointer(elems[i]))));
+  }
 
   // The job lives in a memory context of its own: deleting the context (at
   // the end, or on any error) deletes the job.
   MemoryContext jobcxt = AllocSetContextCreate(CurrentMemoryContext, "qxt_carrier_batch",
                                                ALLOCSET_DEFAULT_SIZES);
-  auto* cb = static_cast<MemoryContextCallback*>(
-      MemoryContextAllocZero(jobcxt, sizeof(MemoryContextCallback)));
-  cb->func = delete_batch_job;
-  cb->arg = nullptr;
-  MemoryContextRegisterResetCallback(jobcxt, cb);
+  QxtOwnedJob* owned = qxt_owned_job(jobcxt);
 
   QxtGucSnapshot g = qxt_guc_snapshot();
   QxtStatement stmt = qxt_current_statement();
   QxtCachedRow* cached = nullptr;
   int ncached = qxt_cache_fetch(keys, n, g.cache_max_age_s, &cached);
   QxtFailure failure;
-  qxt_run_core(&failure, [&] {
-    qxt::Settings s;
-    qxt_fill_settings(g, s);
+  qxt_run_core(&failure, g, [&](const qxt::Settings& s) {
     qxt::LookupService svc(qxt_session_client(), qxt_memo_for(stmt, s), s, qxt_cancel_requested);
     svc.carrier_batch(reinterpret_cast<const std::uint64_t*>(keys), static_cast<std::size_t>(n),
                       cached, static_cast<std::size_t>(ncached),
-                      [cb](qxt::BatchJob* job) { cb->arg = job; });
+                      [owned](qxt::BatchJob* job) { owned->job = job; });
   });
   qxt_failure_raise(&failure);
-  emit_rows(rsinfo, jobcxt, static_cast<const qxt::BatchJob*>(cb->arg), keys, elem_nulls, n);
+  emit_rows(rsinfo, jobcxt, owned->job, keys, elem_nulls, n);
   MemoryContextDelete(jobcxt);
   return (Datum)0;
 }

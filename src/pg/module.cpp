@@ -1,5 +1,6 @@
 // Module entry: PG_MODULE_MAGIC and _PG_init, which only calls each part's init.
 #include "qxt_pg.hpp"
+#include "spi.hpp"
 
 extern "C" {
 PG_MODULE_MAGIC;

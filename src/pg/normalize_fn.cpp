@@ -1,4 +1,5 @@
 // qxt_normalize_mobile(text): the normalisation the lookups apply, no network.
+#include "convert.hpp"
 #include "qxt_pg.hpp"
 
 extern "C" {
@@ -6,11 +7,7 @@ PG_FUNCTION_INFO_V1(qxt_normalize_mobile);
 }
 
 Datum qxt_normalize_mobile(PG_FUNCTION_ARGS) {
-  text* arg = PG_GETARG_TEXT_PP(0);
   char digits[qxt::kMobileDigits];
-  if (!qxt::normalize_mobile(
-          std::string_view(VARDATA_ANY(arg), static_cast<std::size_t>(VARSIZE_ANY_EXHDR(arg))),
-          digits))
-    PG_RETURN_NULL();
-  PG_RETURN_TEXT_P(cstring_to_text_with_len(digits, qxt::kMobileDigits));
+  if (!qxt::normalize_mobile(qxt_text_view(PG_GETARG_TEXT_PP(0)), digits)) PG_RETURN_NULL();
+  PG_RETURN_DATUM(qxt_digits_text(digits));
 }

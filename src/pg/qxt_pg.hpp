@@ -4,25 +4,34 @@
 #include "pg_prelude.hpp"
 
 /* in guc.cpp */
-struct QxtGucSnapshot {
-  const char* apikey;  // never NULL ("" when unset)
-  const char* base_url;
-  const char* ca_file;
-  const char* proxy;
-  int timeout_ms;
-  int connect_timeout_ms;
-  int max_retries;
-  int batch_size;
-  int batch_concurrency;
-  bool tls_verify;
-  bool reuse_connections;
-  int progress_interval_ms;
-  int cache_max_age_s;  // -1: off
+// The qxt.* settings, one field per GUC variable: PostgreSQL's GUC machinery
+// writes them (strings may be NULL).  The key (qxt.apikey, qxt.apikey_file)
+// is not here: only qxt_apikey() hands it out.
+struct QxtGucs {
+  char* base_url = nullptr;
+  char* ca_file = nullptr;
+  char* proxy = nullptr;
+  int timeout_ms = 10000;
+  int connect_timeout_ms = 3000;
+  int max_retries = 2;
+  int batch_size = 1000;
+  int batch_concurrency = 4;
+  bool tls_verify = true;
+  bool reuse_connections = true;
+  int progress_interval_ms = 5000;
+  int cache_max_age_s = -1;  // -1: off
 };
+extern QxtGucs qxt_gucs;
 void qxt_guc_init(void);
+// What an entry point's core calls run with, read once before them (plain
+// data): the settings, and the key in use, not copied (qxt_apikey()).
+struct QxtGucSnapshot : QxtGucs {
+  const char* apikey = "";  // never NULL ("" when unset)
+};
+// PostgreSQL part: raises when the key is misconfigured (qxt_apikey()).
 QxtGucSnapshot qxt_guc_snapshot(void);
-// Fills a core Settings from a snapshot (C++ only; call inside the boundary).
-void qxt_fill_settings(const QxtGucSnapshot& g, qxt::Settings& s);
+// The core's Settings for a snapshot (C++ only: qxt_run_core builds it).
+qxt::Settings qxt_core_settings(const QxtGucSnapshot& g);
 
 /* in apikey.cpp */
 // Defines qxt.apikey and qxt.apikey_file (from qxt_guc_init).
@@ -65,10 +74,6 @@ void qxt_failure_capture_text(QxtFailure* f, const char* what) noexcept;
 // Raises `f` (never returns when f->failed): a cancel becomes PostgreSQL's
 // own interrupt processing (57014, or the session ending as it intended).
 void qxt_failure_raise(const QxtFailure* f);
-// UTF-8 text (NUL-terminated) in the database encoding, never raising a
-// conversion error: what the encoding cannot hold (or what is not valid
-// UTF-8) is written as an escape, \uXXXX, \UXXXXXXXX or \xNN.
-const char* qxt_to_server(const char* utf8);
 
 // Runs C++ `body` so that no exception escapes: everything thrown is copied
 // into `*f`, the handler is left, and only then may the caller raise.
@@ -90,31 +95,28 @@ inline void qxt_run_core(QxtFailure* f, Body&& body) noexcept {
   }
 }
 
-/* in lookup.cpp */
-// Vendor text (UTF-8) as a text datum in the database encoding.  Never a
-// conversion error (the answer it belongs to was paid for): in an encoding
-// that cannot hold a character (EUC_CN, say), it is written as an escape
-// (qxt_to_server).
-Datum qxt_vendor_text(const char* utf8, std::size_t len);
+// A C++ BatchJob owned by a memory context: resetting or deleting the
+// context (at the end, or on any error) deletes the job put in `job`.  A
+// large job's memory goes back to the system at once (malloc_trim): a
+// backend lives for days, and glibc would otherwise keep tens of megabytes
+// of freed heap.  PostgreSQL part: allocates in `cxt`.
+struct QxtOwnedJob {
+  MemoryContextCallback cb;
+  qxt::BatchJob* job;
+};
+QxtOwnedJob* qxt_owned_job(MemoryContext cxt);
 
-/* in spi.cpp */
-// Installs the ExecutorStart hook that checks the relations of our own
-// statements (from _PG_init).
-void qxt_spi_init(void);
-// SPI_execute / SPI_execute_with_args (nargs > 0) for the extension's own
-// statements, with search_path fixed to "pg_catalog, pg_temp" while it runs,
-// and refused (42501) if its plan uses a relation outside the extension's
-// schema, pg_catalog and this session's temporary schema (the extension's
-// schema renamed and its name taken).  SPI must be connected.  Returns SPI's
-// result code.
-int qxt_spi_execute(const char* sql, bool read_only, long tcount, int nargs = 0,
-                    Oid* types = nullptr, Datum* values = nullptr, const char* nulls = nullptr);
+// The same for a core call: `body` gets the core Settings of snapshot `g`,
+// built inside the boundary (the only copy of the key, freed with it).
+template <typename Body>
+inline void qxt_run_core(QxtFailure* f, const QxtGucSnapshot& g, Body&& body) noexcept {
+  qxt_run_core(f, [&] {
+    const qxt::Settings s = qxt_core_settings(g);
+    body(s);
+  });
+}
 
 /* in cache.cpp */
-// The extension's schema (read from pg_extension, no SQL): its OID, and its
-// name quoted for SQL.
-Oid qxt_extension_namespace(void);
-const char* qxt_extension_schema(void);
 // A row of qxt_lookups young enough to answer from (lookup_service.hpp).
 using QxtCachedRow = qxt::CachedRow;
 // PostgreSQL part: the rows of qxt_lookups for `keys` (0 entries ignored)

@@ -34,7 +34,9 @@
 //
 // Later work fits here: a dry run stops after phase 3 (to_look_up is what
 // it would pay); a spending budget caps window_size().
+#include "convert.hpp"
 #include "qxt_pg.hpp"
+#include "spi.hpp"
 
 extern "C" {
 #include "access/xlog.h"
@@ -112,43 +114,19 @@ struct ActiveRun {
   char drain_note[256] = {0};
   int64 run_id = 0;
   Oid owner = InvalidOid;
-  char schema[2 * NAMEDATALEN + 3] = {0};
 };
 ActiveRun g_active;
 bool g_exit_hook_registered = false;
 bool g_run_lock_held = false;
 int32 g_run_lock_key2 = 0;
 
-char* sql(const char* fmt, ...) pg_attribute_printf(1, 2);
-char* sql(const char* fmt, ...) {
-  StringInfoData buf;
-  initStringInfo(&buf);
-  for (;;) {
-    va_list args;
-    va_start(args, fmt);
-    int needed = appendStringInfoVA(&buf, fmt, args);
-    va_end(args);
-    if (needed == 0) break;
-    enlargeStringInfo(&buf, needed);
-  }
-  return buf.data;
-}
-
-// Runs one of our statements as the extension's owner, with search_path
-// fixed (qxt_spi_execute).  `restricted` adds SECURITY_RESTRICTED_OPERATION;
-// only creating our temporary tables goes without it (PostgreSQL forbids
-// that inside one; matview.c does the same for its diff table).  On error
-// the (sub)transaction abort restores the caller's identity.
+// Runs one of our statements as the extension's owner (qxt_spi_execute_as),
+// and raises unless SPI answers `expected`.
 int exec_as_owner(Oid owner, bool restricted, const char* query, int expected, bool read_only,
                   long tcount = 0, int nargs = 0, Oid* types = nullptr, Datum* values = nullptr,
                   const char* nulls = nullptr) {
-  Oid save_user;
-  int save_sec;
-  GetUserIdAndSecContext(&save_user, &save_sec);
-  SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
-                                    (restricted ? SECURITY_RESTRICTED_OPERATION : 0));
-  int rc = qxt_spi_execute(query, read_only, tcount, nargs, types, values, nulls);
-  SetUserIdAndSecContext(save_user, save_sec);
+  int rc = qxt_spi_execute_as(owner, restricted, query, read_only, tcount, nargs, types, values,
+                              nulls);
   if (rc != expected)
     ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
                     errmsg("qxt_refresh: internal statement failed (%s)",
@@ -160,12 +138,6 @@ int exec_as_owner(Oid owner, bool restricted, const char* query, int expected, b
 int exec_owner(const Run& r, const char* query, int expected, int nargs = 0,
                Oid* types = nullptr, Datum* values = nullptr, const char* nulls = nullptr) {
   return exec_as_owner(r.owner, true, query, expected, false, 0, nargs, types, values, nulls);
-}
-
-int64 spi_int8(int row, int col) {
-  bool isnull;
-  Datum d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull);
-  return isnull ? 0 : DatumGetInt64(d);
 }
 
 void update_run(const Run& r, const char* state, const char* message) {
@@ -180,13 +152,13 @@ void update_run(const Run& r, const char* state, const char* message) {
   char nulls[11] = "          ";
   if (!message) nulls[9] = 'n';
   exec_owner(r,
-             sql("UPDATE %s.qxt_refresh_runs SET done = $2, failed = $3, paid = $4, total = $5, "
-                 "invalid = $6, fresh = $7, to_look_up = $8, state = $9, message = $10, "
-                 "updated_at = pg_catalog.clock_timestamp(), "
-                 "finished_at = CASE WHEN $9 OPERATOR(pg_catalog.=) 'running' THEN NULL "
-                 "ELSE pg_catalog.clock_timestamp() END "
-                 "WHERE run_id OPERATOR(pg_catalog.=) $1",
-                 r.schema),
+             qxt_sql("UPDATE %s.qxt_refresh_runs SET done = $2, failed = $3, paid = $4, total = $5, "
+                     "invalid = $6, fresh = $7, to_look_up = $8, state = $9, message = $10, "
+                     "updated_at = pg_catalog.clock_timestamp(), "
+                     "finished_at = CASE WHEN $9 OPERATOR(pg_catalog.=) 'running' THEN NULL "
+                     "ELSE pg_catalog.clock_timestamp() END "
+                     "WHERE run_id OPERATOR(pg_catalog.=) $1",
+                     r.schema),
              SPI_OK_UPDATE, 10, types, values, nulls);
 }
 
@@ -446,12 +418,12 @@ void refresh_at_exit(int code, Datum arg) {
     Datum values[3] = {Int64GetDatum(g_active.run_id), CStringGetTextDatum(state),
                        CStringGetTextDatum(message)};
     exec_as_owner(g_active.owner, true,
-                  sql("UPDATE %s.qxt_refresh_runs SET state = $2, message = $3, "
-                      "updated_at = pg_catalog.clock_timestamp(), "
-                      "finished_at = pg_catalog.clock_timestamp() "
-                      "WHERE run_id OPERATOR(pg_catalog.=) $1 "
-                      "AND state OPERATOR(pg_catalog.=) 'running'",
-                      g_active.schema),
+                  qxt_sql("UPDATE %s.qxt_refresh_runs SET state = $2, message = $3, "
+                          "updated_at = pg_catalog.clock_timestamp(), "
+                          "finished_at = pg_catalog.clock_timestamp() "
+                          "WHERE run_id OPERATOR(pg_catalog.=) $1 "
+                          "AND state OPERATOR(pg_catalog.=) 'running'",
+                          qxt_extension_schema()),
                   SPI_OK_UPDATE, false, 0, 3, types, values, nullptr);
     SPI_finish();
   }
@@ -483,12 +455,12 @@ void stop_for_lost_client(Run& r) {
 // Drops a temporary table of ours if this session has one (quietly: no
 // "does not exist" NOTICE in the user's output).
 void drop_temp(const Run& r, const char* name) {
-  exec_as_owner(r.owner, true, sql("SELECT pg_catalog.to_regclass('pg_temp.%s') IS NOT NULL", name),
+  exec_as_owner(r.owner, true, qxt_sql("SELECT pg_catalog.to_regclass('pg_temp.%s') IS NOT NULL", name),
                 SPI_OK_SELECT, true);
   bool isnull;
   bool exists = DatumGetBool(
       SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-  if (exists) exec_owner(r, sql("DROP TABLE pg_temp.%s", name), SPI_OK_UTILITY);
+  if (exists) exec_owner(r, qxt_sql("DROP TABLE pg_temp.%s", name), SPI_OK_UTILITY);
 }
 
 // Raises 42804 unless the source's result is exactly one column of a text
@@ -516,17 +488,8 @@ Oid check_source_shape(TupleDesc td) {
 
 // The key of one source value, or 0 when it cannot be a mobile number.
 uint64 key_of(Datum d, Oid base) {
-  std::string_view v;
-  if (base == NAMEOID) {
-    const char* s = NameStr(*DatumGetName(d));
-    v = std::string_view(s, std::strlen(s));
-  } else {
-    text* t = DatumGetTextPP(d);
-    v = std::string_view(VARDATA_ANY(t), static_cast<std::size_t>(VARSIZE_ANY_EXHDR(t)));
-  }
-  char digits[qxt::kMobileDigits];
-  if (!qxt::normalize_mobile(v, digits)) return 0;
-  return qxt::mobile_to_key(std::string_view(digits, qxt::kMobileDigits));
+  return qxt_mobile_key(base == NAMEOID ? std::string_view(NameStr(*DatumGetName(d)))
+                                        : qxt_text_view(DatumGetTextPP(d)));
 }
 
 Oid temp_table_oid(const char* name) {
@@ -660,21 +623,21 @@ void phase_prepare(Run& r, void*) {
   Datum values[1] = {r.max_age ? IntervalPGetDatum(r.max_age) : (Datum)0};
   char nulls[2] = {r.max_age ? ' ' : 'n', '\0'};
   exec_owner(r,
-             sql("WITH d AS MATERIALIZED (SELECT DISTINCT s.k FROM pg_temp.qxt_refresh_stage s), "
-                 "ins AS (INSERT INTO pg_temp.qxt_refresh_todo (k) "
-                 "  SELECT d.k FROM d WHERE NOT EXISTS ("
-                 "    SELECT FROM %s.qxt_lookups l "
-                 "    WHERE l.mobile OPERATOR(pg_catalog.=) d.k::pg_catalog.text "
-                 "      AND l.code OPERATOR(pg_catalog.=) ANY ('{0,-2,-3,-4}'::pg_catalog.int4[]) "
-                 "      AND l.looked_up_at OPERATOR(pg_catalog.<=) pg_catalog.now() "
-                 "      AND l.looked_up_at OPERATOR(pg_catalog.>) "
-                 "          (pg_catalog.now() OPERATOR(pg_catalog.-) $1)) "
-                 "  ORDER BY d.k RETURNING 1) "
-                 "SELECT (SELECT pg_catalog.count(*) FROM d), (SELECT pg_catalog.count(*) FROM ins)",
-                 r.schema),
+             qxt_sql("WITH d AS MATERIALIZED (SELECT DISTINCT s.k FROM pg_temp.qxt_refresh_stage s), "
+                     "ins AS (INSERT INTO pg_temp.qxt_refresh_todo (k) "
+                     "  SELECT d.k FROM d WHERE NOT EXISTS ("
+                     "    SELECT FROM %s.qxt_lookups l "
+                     "    WHERE l.mobile OPERATOR(pg_catalog.=) d.k::pg_catalog.text "
+                     "      AND l.code OPERATOR(pg_catalog.=) ANY ('{0,-2,-3,-4}'::pg_catalog.int4[]) "
+                     "      AND l.looked_up_at OPERATOR(pg_catalog.<=) pg_catalog.now() "
+                     "      AND l.looked_up_at OPERATOR(pg_catalog.>) "
+                     "          (pg_catalog.now() OPERATOR(pg_catalog.-) $1)) "
+                     "  ORDER BY d.k RETURNING 1) "
+                     "SELECT (SELECT pg_catalog.count(*) FROM d), (SELECT pg_catalog.count(*) FROM ins)",
+                     r.schema),
              SPI_OK_SELECT, 1, types, values, nulls);
-  r.c.distinct = spi_int8(0, 1);
-  r.c.to_do = spi_int8(0, 2);
+  r.c.distinct = qxt_spi_int8(0, 1);
+  r.c.to_do = qxt_spi_int8(0, 2);
   r.c.fresh = r.c.distinct - r.c.to_do;
   exec_owner(r, "DROP TABLE pg_temp.qxt_refresh_stage", SPI_OK_UTILITY);
   exec_owner(r, "ANALYZE pg_temp.qxt_refresh_todo", SPI_OK_UTILITY);
@@ -714,7 +677,7 @@ void phase_next_window(Run& r, void* arg) {
   w->n = static_cast<int>(SPI_processed);
   w->keys = static_cast<std::uint64_t*>(
       MemoryContextAlloc(w->cxt, sizeof(std::uint64_t) * (w->n + 1)));
-  for (int i = 0; i < w->n; ++i) w->keys[i] = static_cast<std::uint64_t>(spi_int8(i, 1));
+  for (int i = 0; i < w->n; ++i) w->keys[i] = static_cast<std::uint64_t>(qxt_spi_int8(i, 1));
   if (w->n > 0) r.last_key = static_cast<int64>(w->keys[w->n - 1]);
   SPI_freetuptable(SPI_tuptable);
 }
@@ -756,9 +719,7 @@ void phase_store(Run& r, void* arg) {
       // keep (and nothing was charged for it).
       if (cr == nullptr || cr->code == qxt::CompactResult::kNotAsked) continue;
       if (!qxt::StatementMemo::memorable(cr->code)) continue;
-      char digits[qxt::kMobileDigits];
-      qxt::key_to_digits(keys[i], digits);
-      mob[m] = PointerGetDatum(cstring_to_text_with_len(digits, qxt::kMobileDigits));
+      mob[m] = qxt_key_text(keys[i]);
       code[m] = Int32GetDatum(cr->code);
       bool ok = cr->code == 0;
       res[m] = Int16GetDatum(cr->res);
@@ -793,18 +754,18 @@ void phase_store(Run& r, void* arg) {
           PointerGetDatum(construct_md_array(code, nullptr, 1, dims, lbs, INT4OID, 4, true, TYPALIGN_INT)),
       };
       exec_owner(r,
-                 sql("INSERT INTO %s.qxt_lookups AS l (mobile, res, area, init_isp, now_isp, "
-                     "code, looked_up_at) "
-                     "SELECT u.mobile, u.res, u.area, u.init_isp, u.now_isp, u.code, "
-                     "pg_catalog.clock_timestamp() "
-                     "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
-                     "pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5), "
-                     "pg_catalog.unnest($6)) AS u(mobile, res, area, init_isp, now_isp, code) "
-                     "ON CONFLICT (mobile) DO UPDATE SET res = excluded.res, "
-                     "area = excluded.area, init_isp = excluded.init_isp, "
-                     "now_isp = excluded.now_isp, code = excluded.code, "
-                     "looked_up_at = excluded.looked_up_at",
-                     r.schema),
+                 qxt_sql("INSERT INTO %s.qxt_lookups AS l (mobile, res, area, init_isp, now_isp, "
+                         "code, looked_up_at) "
+                         "SELECT u.mobile, u.res, u.area, u.init_isp, u.now_isp, u.code, "
+                         "pg_catalog.clock_timestamp() "
+                         "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
+                         "pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5), "
+                         "pg_catalog.unnest($6)) AS u(mobile, res, area, init_isp, now_isp, code) "
+                         "ON CONFLICT (mobile) DO UPDATE SET res = excluded.res, "
+                         "area = excluded.area, init_isp = excluded.init_isp, "
+                         "now_isp = excluded.now_isp, code = excluded.code, "
+                         "looked_up_at = excluded.looked_up_at",
+                         r.schema),
                  SPI_OK_INSERT, 6, types, values, nullptr);
     }
   }
@@ -881,25 +842,25 @@ void start_run(Run& r) {
   check_tables(r);
   // Runs whose session died without a final state (killed, or a crash).
   exec_owner(r,
-             sql("UPDATE %s.qxt_refresh_runs r SET state = 'interrupted', "
-                 "message = 'interrupted: its session ended without recording a final state "
-                 "(the backend was killed or the server stopped)', "
-                 "updated_at = pg_catalog.clock_timestamp(), "
-                 "finished_at = pg_catalog.clock_timestamp() "
-                 "WHERE r.state OPERATOR(pg_catalog.=) 'running' AND r.run_id IN "
-                 "(SELECT p.run_id FROM %s.qxt_refresh_progress p "
-                 " WHERE p.state OPERATOR(pg_catalog.=) 'interrupted')",
-                 r.schema, r.schema),
+             qxt_sql("UPDATE %s.qxt_refresh_runs r SET state = 'interrupted', "
+                     "message = 'interrupted: its session ended without recording a final state "
+                     "(the backend was killed or the server stopped)', "
+                     "updated_at = pg_catalog.clock_timestamp(), "
+                     "finished_at = pg_catalog.clock_timestamp() "
+                     "WHERE r.state OPERATOR(pg_catalog.=) 'running' AND r.run_id IN "
+                     "(SELECT p.run_id FROM %s.qxt_refresh_progress p "
+                     " WHERE p.state OPERATOR(pg_catalog.=) 'interrupted')",
+                     r.schema, r.schema),
              SPI_OK_UPDATE);
   Oid types[2] = {TEXTOID, NAMEOID};
   Datum values[2] = {CStringGetTextDatum(r.source),
                      DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)))};
   exec_owner(r,
-             sql("INSERT INTO %s.qxt_refresh_runs (source, state, run_by) "
-                 "VALUES ($1, 'running', $2) RETURNING run_id",
-                 r.schema),
+             qxt_sql("INSERT INTO %s.qxt_refresh_runs (source, state, run_by) "
+                     "VALUES ($1, 'running', $2) RETURNING run_id",
+                     r.schema),
              SPI_OK_INSERT_RETURNING, 2, types, values, nullptr);
-  r.run_id = spi_int8(0, 1);
+  r.run_id = qxt_spi_int8(0, 1);
   // The run's lock, before its row becomes visible: while the row says
   // 'running', the lock says whether the run is alive.
   const int32 key2 = static_cast<int32>(static_cast<uint32>(r.run_id & 0xffffffff));
@@ -916,8 +877,7 @@ void start_run(Run& r) {
 }
 
 void refresh_body(Run& r) {
-  if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
-    ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("qxt_refresh: SPI_connect failed")));
+  qxt_spi_connect(SPI_OPT_NONATOMIC, "qxt_refresh");
   r.cxt = CurrentMemoryContext;  // SPI's procedure context: lives until the CALL ends
   qxt_require_vendor_encoding();
   if (!g_exit_hook_registered) {
@@ -932,7 +892,6 @@ void refresh_body(Run& r) {
   g_active.drain_note[0] = '\0';
   g_active.run_id = r.run_id;
   g_active.owner = r.owner;
-  strlcpy(g_active.schema, r.schema, sizeof g_active.schema);
   r.started = GetCurrentTimestamp();
 
   run_phase(r, phase_prepare, nullptr);
@@ -967,10 +926,7 @@ void refresh_body(Run& r) {
     // The job is owned by a memory context (freed on any error).
     MemoryContext jobcxt = AllocSetContextCreate(windowcxt, "qxt_refresh job",
                                                  ALLOCSET_SMALL_SIZES);
-    auto* cb = static_cast<MemoryContextCallback*>(
-        MemoryContextAllocZero(jobcxt, sizeof(MemoryContextCallback)));
-    cb->func = [](void* arg) { delete static_cast<qxt::BatchJob*>(arg); };
-    MemoryContextRegisterResetCallback(jobcxt, cb);
+    QxtOwnedJob* owned = qxt_owned_job(jobcxt);
 
     // A cancel (or statement_timeout, or terminate) drains the requests
     // in flight: none is started after it, those already sent are waited
@@ -984,13 +940,11 @@ void refresh_body(Run& r) {
     const QxtStatement stmt = qxt_current_statement();
     QxtFailure failure;
     qxt::BatchCancelReport drain;  // plain data
-    qxt_run_core(&failure, [&] {
-      qxt::Settings s;
-      qxt_fill_settings(g, s);
+    qxt_run_core(&failure, g, [&](const qxt::Settings& s) {
       const qxt::KnownAnswers known(&qxt_memo_for(stmt, s), nullptr, 0);
       auto* job = new qxt::BatchJob(w.keys, static_cast<std::size_t>(w.n), s.batch_size,
                                     std::cref(known));
-      cb->arg = job;
+      owned->job = job;
       qxt::CancelPolicy policy;
       policy.cancel = qxt_cancel_requested;
       policy.drain_ms = g.timeout_ms;
@@ -1003,7 +957,7 @@ void refresh_body(Run& r) {
     // it is paid for.  Interrupts are held so that nothing strikes before
     // the answers are committed.
     HOLD_INTERRUPTS();
-    Store st{static_cast<const qxt::BatchJob*>(cb->arg), &w, &failure, r.c};
+    Store st{owned->job, &w, &failure, r.c};
     if (failure.cancelled) {
       note_drain(r.drain_note, sizeof r.drain_note, drain);
       strlcpy(g_active.drain_note, r.drain_note, sizeof g_active.drain_note);

@@ -23,16 +23,24 @@
 // a function declared IMMUTABLE, in a look-alike view's WHERE or a column
 // default, by calling it), and that code would run as the extension's
 // owner before any ExecutorStart hook could refuse.
+#include "spi.hpp"
+
 #include "qxt_pg.hpp"
 
 extern "C" {
+#include "access/genam.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_namespace.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "nodes/nodeFuncs.h"
 #include "parser/analyze.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
 }
 
 namespace {
@@ -99,6 +107,51 @@ void guarded_executor_start(QueryDesc* qd, int eflags) {
 
 }  // namespace
 
+// The extension's schema, from pg_extension (no SQL, so no search_path).
+Oid qxt_extension_namespace(void) {
+  Relation rel = table_open(ExtensionRelationId, AccessShareLock);
+  ScanKeyData key;
+  ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+              CStringGetDatum("qxt_portability"));
+  SysScanDesc scan = systable_beginscan(rel, ExtensionNameIndexId, true, nullptr, 1, &key);
+  HeapTuple tup = systable_getnext(scan);
+  Oid nsp = HeapTupleIsValid(tup) ? reinterpret_cast<Form_pg_extension>(GETSTRUCT(tup))->extnamespace
+                                  : InvalidOid;
+  systable_endscan(scan);
+  table_close(rel, AccessShareLock);
+  if (!OidIsValid(nsp))
+    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
+                    errmsg("extension qxt_portability is not installed in this database")));
+  return nsp;
+}
+
+const char* qxt_extension_schema(void) {
+  const char* name = get_namespace_name(qxt_extension_namespace());
+  if (name == nullptr)
+    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
+                    errmsg("the schema of extension qxt_portability does not exist")));
+  return quote_identifier(name);
+}
+
+void qxt_spi_connect(int options, const char* who) {
+  if (SPI_connect_ext(options) != SPI_OK_CONNECT)
+    ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("%s: SPI_connect failed", who)));
+}
+
+char* qxt_sql(const char* fmt, ...) {
+  StringInfoData buf;
+  initStringInfo(&buf);
+  for (;;) {
+    va_list args;
+    va_start(args, fmt);
+    int needed = appendStringInfoVA(&buf, fmt, args);
+    va_end(args);
+    if (needed == 0) break;
+    enlargeStringInfo(&buf, needed);
+  }
+  return buf.data;
+}
+
 void qxt_spi_init(void) {
   prev_executor_start = ExecutorStart_hook;
   ExecutorStart_hook = guarded_executor_start;
@@ -131,4 +184,22 @@ int qxt_spi_execute(const char* sql, bool read_only, long tcount, int nargs, Oid
   g_guarded_nsp = saved_nsp;
   AtEOXact_GUC(true, level);
   return rc;
+}
+
+int qxt_spi_execute_as(Oid owner, bool restricted, const char* sql, bool read_only, long tcount,
+                       int nargs, Oid* types, Datum* values, const char* nulls) {
+  Oid save_user;
+  int save_sec;
+  GetUserIdAndSecContext(&save_user, &save_sec);
+  SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+                                    (restricted ? SECURITY_RESTRICTED_OPERATION : 0));
+  int rc = qxt_spi_execute(sql, read_only, tcount, nargs, types, values, nulls);
+  SetUserIdAndSecContext(save_user, save_sec);
+  return rc;
+}
+
+int64 qxt_spi_int8(int row, int col) {
+  bool isnull;
+  Datum d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull);
+  return isnull ? 0 : DatumGetInt64(d);
 }

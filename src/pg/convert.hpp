@@ -1,0 +1,30 @@
+// Conversions between PostgreSQL values and the core's: text and
+// std::string_view, mobile numbers and their keys, and the vendor's UTF-8
+// texts in the database encoding.  PostgreSQL part: call outside C++ code
+// (the text datums are palloc'd in CurrentMemoryContext).
+#pragma once
+
+#include "pg_prelude.hpp"
+
+// The bytes of a text value (detoasted by the caller: PG_GETARG_TEXT_PP,
+// DatumGetTextPP), valid as long as the value is.
+std::string_view qxt_text_view(const text* t);
+// The key of an input's mobile number (normalize_mobile), 0 when it cannot
+// be one.
+uint64 qxt_mobile_key(std::string_view input);
+// A number's 11 digits, and a number key, as a text datum.
+Datum qxt_digits_text(const char* digits);
+Datum qxt_key_text(uint64 key);
+
+// UTF-8 text (NUL-terminated) in the database encoding, never raising a
+// conversion error: what the encoding cannot hold (or what is not valid
+// UTF-8) is written as an escape, \uXXXX, \UXXXXXXXX or \xNN.  Returns
+// `utf8` itself or a palloc'd string.
+const char* qxt_to_server(const char* utf8);
+// Vendor text (UTF-8) as a text datum in the database encoding.  Never a
+// conversion error (the answer it belongs to was paid for): in an encoding
+// that cannot hold a character (EUC_CN, say), it is written as an escape
+// (qxt_to_server).
+Datum qxt_vendor_text(const char* utf8, std::size_t len);
+// A text value of the database as NUL-terminated UTF-8, allocated in `cxt`.
+const char* qxt_text_to_utf8(MemoryContext cxt, text* t);
