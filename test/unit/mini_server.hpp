@@ -45,6 +45,18 @@ inline std::string http_status(int code, const std::string& body = "err") {
 
 // Headers announcing `body`, then only its first `sent` bytes (the server
 // then closes: a truncated answer).
+// The numbers a batch request (a JSON body of 11-digit strings) asks for, in
+// order.
+inline std::vector<std::string> asked(const std::string& body) {
+  std::vector<std::string> out;
+  std::size_t pos = body.find('[');
+  while ((pos = body.find('"', pos)) != std::string::npos) {
+    out.push_back(body.substr(pos + 1, 11));
+    pos += 13;
+  }
+  return out;
+}
+
 inline std::string http_truncated(const std::string& body, std::size_t sent) {
   return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
          std::to_string(body.size()) + "\r\n\r\n" + body.substr(0, sent);

@@ -37,19 +37,9 @@ struct Flags {
   ~Flags() { g_cancel = false; g_urgent = false; }
 };
 
-std::vector<std::string> asked(const std::string& body) {
-  std::vector<std::string> out;
-  std::size_t pos = body.find('[');
-  while ((pos = body.find('"', pos)) != std::string::npos) {
-    out.push_back(body.substr(pos + 1, 11));
-    pos += 13;
-  }
-  return out;
-}
-
 std::string batch_answer(const std::string& body) {
   std::string out = "[";
-  for (const std::string& n : asked(body)) {
+  for (const std::string& n : qxt_test::asked(body)) {
     if (out.size() > 1) out += ',';
     out += R"({"code":0,"reason":"Succ","result":{"res":"0","Mobile":")" + n +
            R"(","Area":"广东-深圳","Init_Isp":"移动","Now_Isp":"移动"}})";

@@ -18,16 +18,6 @@ namespace {
 
 constexpr const char* kKey = "0123456789abcdef0123456789abcdef";
 
-std::vector<std::string> asked(const std::string& body) {
-  std::vector<std::string> out;
-  std::size_t pos = body.find('[');
-  while ((pos = body.find('"', pos)) != std::string::npos) {
-    out.push_back(body.substr(pos + 1, 11));
-    pos += 13;
-  }
-  return out;
-}
-
 // A vendor that answers every number with success and counts the numbers
 // it was asked (single and batch).
 struct Vendor {
@@ -69,6 +59,19 @@ CarrierRecord answer(const char* mobile, int code) {
   }
   return r;
 }
+
+// A statement whose memo knows 13972565391, asking a counting vendor.
+struct WithVendor {
+  Vendor v;
+  Client client;
+  StatementMemo memo;
+  Settings s = v.settings();
+  LookupService svc{client, memo, s, nullptr};
+  WithVendor() {
+    memo.enter({1, 1, 1});
+    memo.put(key("13972565391"), answer("13972565391", 0));
+  }
+};
 
 // Runs the batch path, the job owned here as the glue's memory context does.
 std::unique_ptr<BatchJob> run_batch(LookupService& svc, const std::vector<std::uint64_t>& keys,
@@ -127,13 +130,10 @@ TEST(LookupService, SingleWithoutRowAsksOncePerStatement) {
 }
 
 TEST(LookupService, SmallBatchMemoFirstThenCacheThenVendorAndFeedsTheMemo) {
-  Vendor v;
-  Client client;
-  StatementMemo memo;
-  memo.enter({1, 1, 1});
-  memo.put(key("13972565391"), answer("13972565391", 0));
-  Settings s = v.settings();
-  LookupService svc(client, memo, s, nullptr);
+  WithVendor w;
+  Vendor& v = w.v;
+  StatementMemo& memo = w.memo;
+  LookupService& svc = w.svc;
   // 13972565391: memo and cache both know it; the memo wins.
   const std::vector<CachedRow> rows = {{key("13972565391"), 0, 0, "北京", "联通", "联通"},
                                        {key("13800000000"), -4, -1, "", "", ""}};
@@ -155,13 +155,10 @@ TEST(LookupService, SmallBatchMemoFirstThenCacheThenVendorAndFeedsTheMemo) {
 }
 
 TEST(LookupService, LargeBatchNeitherReadsNorFeedsTheMemo) {
-  Vendor v;
-  Client client;
-  StatementMemo memo;
-  memo.enter({1, 1, 1});
-  memo.put(key("13972565391"), answer("13972565391", 0));
-  Settings s = v.settings();
-  LookupService svc(client, memo, s, nullptr);
+  WithVendor w;
+  Vendor& v = w.v;
+  StatementMemo& memo = w.memo;
+  LookupService& svc = w.svc;
   // More inputs than kMaxBatchForMemo, few distinct numbers.
   std::vector<std::uint64_t> keys(StatementMemo::kMaxBatchForMemo + 1, key("13972565391"));
   keys[0] = key("13900000001");

@@ -19,6 +19,7 @@
 #include "normalize.hpp"
 
 using namespace qxt;
+using qxt_test::asked;
 using qxt_test::http_ok;
 using qxt_test::http_status;
 using qxt_test::http_truncated;
@@ -43,17 +44,6 @@ Settings settings_for(const MiniServer& s) {
   st.http.max_retries = 2;
   st.http.timeout_ms = 5000;
   return st;
-}
-
-// The numbers a batch request asks for, in order.
-std::vector<std::string> asked(const std::string& body) {
-  std::vector<std::string> out;
-  std::size_t pos = body.find('[');
-  while ((pos = body.find('"', pos)) != std::string::npos) {
-    out.push_back(body.substr(pos + 1, 11));
-    pos += 13;
-  }
-  return out;
 }
 
 std::string element(const std::string& num, int code) {
