@@ -26,10 +26,15 @@
 #
 # Usage: scripts/check-mutants.sh [--no-baseline] [NAME...]
 #   NAME  a mutant's file name or a part of it (default: every mutant)
-# Logs: build/mutants/logs/.  The last line is "N killed, M survived"; the
-# exit status is 1 if a mutant survived (or could not be applied or built),
-# 2 if the baseline failed.  Run it through /work/isolate-like isolation on
-# a shared machine: the regression runs "make install".
+# A mutant is KILLED only by a named test that failed (a unit test, a
+# pg_regress test, a suite's check); a run that could not start (a
+# throwaway cluster losing a port race) is tried again, twice at most, and
+# then reported as ERROR.  BROKEN: the patch did not apply or build.
+# Logs: build/mutants/logs/.  The last line is "N killed, M survived"
+# (SURVIVED, BROKEN and ERROR all count as survived); the exit status is 1
+# if a mutant was not killed, 2 if the baseline failed.  The regression
+# runs "make install": on a shared machine, run it in a private mount
+# namespace.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -39,7 +44,7 @@ PICK=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --no-baseline) BASELINE=0 ;;
-        -h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "unknown option: $1 (try --help)" >&2; exit 2 ;;
         *) PICK+=("$1") ;;
     esac
@@ -165,44 +170,72 @@ run_unit() {  # FILTER LOG
 run_regress() {  # "TESTS" LOG
     local tests="$1" log="$2"
     INSTALLED_MUTANT=1
+    rm -f "$TREE/build/logs/regress.log"
     (cd "$TREE" && QXT_REGRESS="$tests" timeout -k 10 "$SUITE_TIMEOUT" \
         bash scripts/test.sh --only regress) >"$log" 2>&1 </dev/null
     local rc=$?
     local last; last="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)"
-    if grep -q 'regress: 0 passed, 1 failed (PGXS build failed\|make install failed)' "$log"; then
+    if grep -qE '^==> regress: 0 passed, 1 failed \((PGXS build failed|make install failed)\)' "$log"; then
         KILLER="the extension did not build (see ${log#$ROOT/})"; return 2
     fi
     if [ "$rc" -eq 0 ] && [ "$last" = "1 passed, 0 failed" ]; then
         return 0
     fi
+    # A kill names the tests that failed; anything else (a cluster that did
+    # not start, an emulator that did not answer) is the machine, not the
+    # mutant.
     local failed
     failed="$(grep -E '^(test| ) .*\.\.\. FAILED' "$TREE/build/logs/regress.log" 2>/dev/null |
               sed -E 's/^(test| ) +([^ ]+).*/\2/' | sort -u | paste -sd, -)"
-    [ "$rc" -eq 124 ] && failed="${failed:+$failed, }timeout after ${SUITE_TIMEOUT}s"
-    KILLER="regress ${failed:-(pg_regress did not run; see ${log#$ROOT/})}"
+    if [ -z "$failed" ]; then
+        [ "$rc" -eq 124 ] && { KILLER="regress: timeout after ${SUITE_TIMEOUT}s"; return 1; }
+        KILLER="pg_regress did not run (see ${log#$ROOT/})"; return 3
+    fi
+    KILLER="regress $failed"
     return 1
 }
 
 run_suite() {  # SUITE LOG
     local suite="$1" log="$2"
     INSTALLED_MUTANT=1
+    rm -f "$TREE/build/logs/$suite.log"
     (cd "$TREE" && timeout -k 10 "$SUITE_TIMEOUT" bash scripts/test.sh --only "$suite") \
         >"$log" 2>&1 </dev/null
     local rc=$?
     local last; last="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)"
-    if grep -qE "^!!! failed \(exit [0-9]+\): (make|sudo make)" "$log" &&
-       grep -qE "(build|install) failed" "$log"; then
-        KILLER="the extension did not build (see ${log#$ROOT/})"; return 2
-    fi
     if [ "$rc" -eq 0 ] && [ -n "$last" ] && [ "${last#* passed, }" = "0 failed" ]; then
         return 0
     fi
+    if grep -qE "^==> $suite: 0 passed, 1 failed \(did not run\)" "$log"; then
+        KILLER="$suite did not run (see ${log#$ROOT/})"; return 3
+    fi
+    # The checks that failed: the suite's "FAILED  name" lines.
     local failed
     failed="$(grep -E '^FAILED ' "$TREE/build/logs/$suite.log" 2>/dev/null | head -n 3 |
               sed -E 's/^FAILED +//; s/ \(see .*//' | paste -sd';' -)"
-    [ "$rc" -eq 124 ] && failed="${failed:+$failed; }timeout after ${SUITE_TIMEOUT}s"
-    KILLER="$suite: ${failed:-failed (see ${log#$ROOT/})}"
+    if [ -z "$failed" ]; then
+        if grep -qiE 'build or install failed' "$TREE/build/logs/$suite.log" 2>/dev/null; then
+            KILLER="the extension did not build (see ${log#$ROOT/})"; return 2
+        fi
+        [ "$rc" -eq 124 ] && { KILLER="$suite: timeout after ${SUITE_TIMEOUT}s"; return 1; }
+        KILLER="$suite failed without naming a check (see ${log#$ROOT/})"; return 3
+    fi
+    KILLER="$suite: $failed"
     return 1
+}
+
+# with_retry CMD...: runs CMD again (up to twice more) while it could not
+# run (status 3): on a shared machine a throwaway cluster can lose a port
+# race.  Status 3 at the end is reported as an error, never as a kill.
+with_retry() {
+    local rc i
+    for i in 1 2 3; do
+        "$@"; rc=$?
+        [ "$rc" -ne 3 ] && return "$rc"
+        warn "$KILLER; trying again"
+        sleep 5
+    done
+    return 3
 }
 
 # run_named NAME PATCH: the tests a mutant names, until one fails.
@@ -216,11 +249,11 @@ run_named() {
         [ "$rc" -ne 0 ] && return "$rc"
     fi
     if [ -n "$regress" ]; then
-        run_regress "$regress" "$LOGS/$name.regress.log"; rc=$?
+        with_retry run_regress "$regress" "$LOGS/$name.regress.log"; rc=$?
         [ "$rc" -ne 0 ] && return "$rc"
     fi
     for s in $suites; do
-        run_suite "$s" "$LOGS/$name.$s.log"; rc=$?
+        with_retry run_suite "$s" "$LOGS/$name.$s.log"; rc=$?
         [ "$rc" -ne 0 ] && return "$rc"
     done
     return 0
@@ -276,7 +309,8 @@ for p in "${MUTANTS[@]}"; do
         case "$rc" in
             0) RESULT[$name]=SURVIVED; BY[$name]="every named test passed" ;;
             1) RESULT[$name]=KILLED; BY[$name]="$KILLER" ;;
-            *) RESULT[$name]=BROKEN; BY[$name]="$KILLER" ;;
+            2) RESULT[$name]=BROKEN; BY[$name]="$KILLER" ;;
+            *) RESULT[$name]=ERROR; BY[$name]="$KILLER" ;;
         esac
     fi
     restore
