@@ -125,12 +125,36 @@ reinstall_clean() {
         INSTALLED_MUTANT=0
     fi
 }
+# fg DIR LOG CMD...: runs CMD in DIR (output to LOG) as a job of its own
+# and waits for it, so that a Ctrl-C reaches the traps below at once (bash
+# runs a trap during "wait", not while a foreground command runs), which
+# then stop the job.
+CHILD=""
+fg() {
+    local dir="$1" log="$2"; shift 2
+    (cd "$dir" && exec "$@") >"$log" 2>&1 </dev/null &
+    CHILD=$!
+    local rc=0
+    wait "$CHILD" || rc=$?
+    CHILD=""
+    return "$rc"
+}
+stop_child() {
+    if [ -n "$CHILD" ]; then
+        # timeout(1) passes the signal on to the suite it runs, whose own
+        # traps stop its clusters and emulators.
+        kill -TERM "$CHILD" 2>/dev/null
+        wait "$CHILD" 2>/dev/null
+        CHILD=""
+    fi
+}
 on_exit() {
+    stop_child
     restore
     reinstall_clean
 }
 trap on_exit EXIT
-trap 'echo; warn "interrupted: restoring the copy"; exit 130' INT
+trap 'echo; warn "interrupted: stopping the run and restoring the copy"; exit 130' INT
 trap 'exit 143' TERM
 
 # ---------------------------------------------------------------------------
@@ -151,8 +175,8 @@ run_unit() {  # FILTER LOG
     if ! cmake --build "$TREE/build" -j2 --target qxt_unit_tests >"$log.build" 2>&1; then
         KILLER="unit tests did not build (see ${log#$ROOT/}.build)"; return 2
     fi
-    (cd "$TREE/build" && QXT_SOURCE_DIR="$TREE" timeout -k 10 "$UNIT_TIMEOUT" \
-        ./qxt_unit_tests --gtest_filter="$filter" --gtest_color=no) >"$log" 2>&1 </dev/null
+    fg "$TREE/build" "$log" env QXT_SOURCE_DIR="$TREE" timeout -k 10 "$UNIT_TIMEOUT" \
+        ./qxt_unit_tests --gtest_filter="$filter" --gtest_color=no
     local rc=$?
     if [ "$rc" -eq 0 ] && grep -q '^\[  PASSED  \]' "$log"; then
         if grep -q '^\[==========\] 0 tests' "$log"; then
@@ -171,8 +195,8 @@ run_regress() {  # "TESTS" LOG
     local tests="$1" log="$2"
     INSTALLED_MUTANT=1
     rm -f "$TREE/build/logs/regress.log"
-    (cd "$TREE" && QXT_REGRESS="$tests" timeout -k 10 "$SUITE_TIMEOUT" \
-        bash scripts/test.sh --only regress) >"$log" 2>&1 </dev/null
+    fg "$TREE" "$log" env QXT_REGRESS="$tests" timeout -k 10 "$SUITE_TIMEOUT" \
+        bash scripts/test.sh --only regress
     local rc=$?
     local last; last="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)"
     if grep -qE '^==> regress: 0 passed, 1 failed \((PGXS build failed|make install failed)\)' "$log"; then
@@ -199,8 +223,7 @@ run_suite() {  # SUITE LOG
     local suite="$1" log="$2"
     INSTALLED_MUTANT=1
     rm -f "$TREE/build/logs/$suite.log"
-    (cd "$TREE" && timeout -k 10 "$SUITE_TIMEOUT" bash scripts/test.sh --only "$suite") \
-        >"$log" 2>&1 </dev/null
+    fg "$TREE" "$log" timeout -k 10 "$SUITE_TIMEOUT" bash scripts/test.sh --only "$suite"
     local rc=$?
     local last; last="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)"
     if [ "$rc" -eq 0 ] && [ -n "$last" ] && [ "${last#* passed, }" = "0 failed" ]; then
