@@ -49,7 +49,7 @@ $(OBJS): $(wildcard src/core/*.hpp) $(wildcard src/pg/*.hpp)
 # Robustness checks (scripts/checks/; each prints its figures and ends with
 # "N passed, M failed").  check-sanitize is quick; the others are slow and
 # run only on request: make check-slow runs fuzz, valgrind and load in turn.
-.PHONY: check-sanitize check-valgrind check-load fuzz check-slow
+.PHONY: check-sanitize check-valgrind check-load fuzz check-slow check-mutants
 check-sanitize:
 	bash scripts/checks/sanitize.sh
 check-valgrind:
@@ -60,3 +60,11 @@ fuzz:
 	bash scripts/checks/fuzz.sh
 check-slow:
 	bash scripts/checks/slow.sh
+
+# The mutation check: every deliberate bug of test/mutants/*.patch, one at a
+# time in a copy of the tree (build/mutants/tree), must fail a test it names.
+# Slow (it builds and runs pg_regress per mutant), so not part of
+# scripts/test.sh.  It runs "make install": on a shared machine run it in a
+# private mount namespace.
+check-mutants:
+	bash scripts/check-mutants.sh

@@ -479,6 +479,29 @@ def check_control(root):
     return []
 
 
+def check_mutants(root):
+    """Every deliberate bug of make check-mutants still applies, exactly
+    (no fuzz), to the tree as it is: a patch that drifted would make
+    check-mutants report it BROKEN only when someone runs it."""
+    mutdir = os.path.join(root, "test", "mutants")
+    if not os.path.isdir(mutdir):
+        return []
+    if not shutil.which("patch"):
+        return ["patch(1) is not installed"]
+    problems = []
+    for name in sorted(os.listdir(mutdir)):
+        if not name.endswith(".patch"):
+            continue
+        with open(os.path.join(mutdir, name), "rb") as f:
+            diff = f.read()
+        r = subprocess.run(["patch", "--dry-run", "--batch", "--fuzz=0", "-p1", "-d", root],
+                           input=diff, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if r.returncode != 0:
+            problems.append("test/mutants/%s no longer applies to the tree; make it the same "
+                            "bug in the code as it is now" % name)
+    return problems
+
+
 # ---------------------------------------------------------------------------
 # Self-test: each check must fail on broken input
 # ---------------------------------------------------------------------------
@@ -557,6 +580,27 @@ def self_test_tree():
     return missed
 
 
+def self_test_mutants(root):
+    tmp = tempfile.mkdtemp(prefix="qxt-check-mutants.")
+    try:
+        os.makedirs(os.path.join(tmp, "test", "mutants"))
+        with open(os.path.join(tmp, "f.txt"), "w") as f:
+            f.write("one\ntwo\nthree\n")
+        def write(text):
+            with open(os.path.join(tmp, "test", "mutants", "01-x.patch"), "w") as f:
+                f.write("Mutant: x\n\n--- a/f.txt\n+++ b/f.txt\n@@ -1,3 +1,3 @@\n one\n"
+                        + text + " three\n")
+        write("-two\n+TWO\n")
+        if check_mutants(tmp):
+            return ["mutants: a patch that applies was reported"]
+        write("-zwei\n+TWO\n")
+        if not check_mutants(tmp):
+            return ["mutants: a patch that no longer applies passed"]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return []
+
+
 def self_test_control(root):
     if not shutil.which("pg_buildext"):
         return ["pg_buildext is not installed (postgresql-server-dev-all)"]
@@ -588,6 +632,8 @@ def main(argv):
          lambda: check_paths(ROOT)),
         ("control", "debian/control is up to date with debian/control.in",
          lambda: check_control(ROOT)),
+        ("mutants", "every test/mutants patch applies exactly to the tree",
+         lambda: check_mutants(ROOT)),
     ]
     if self_test:
         checks += [
@@ -597,6 +643,8 @@ def main(argv):
              self_test_tree),
             ("self-test control", "the control check catches a stale debian/control",
              lambda: self_test_control(ROOT)),
+            ("self-test mutants", "the mutants check catches a patch that no longer applies",
+             lambda: self_test_mutants(ROOT)),
         ]
     passed = failed = 0
     for name, what, fn in checks:

@@ -7,7 +7,7 @@ set -euo pipefail
 
 PACKAGES=(
     # build
-    build-essential g++ make cmake pkg-config curl ca-certificates python3
+    build-essential g++ make cmake pkg-config curl ca-certificates python3 patch
     postgresql-15 postgresql-server-dev-15 postgresql-common postgresql-contrib
     libcurl4-openssl-dev nlohmann-json3-dev libgtest-dev
     # test fixtures: a throwaway certificate for the HTTPS emulator

@@ -18,7 +18,8 @@
 #             a streaming standby (pg_basebackup) serves the functions
 #   fuzz      a short libFuzzer run of every test/fuzz/fuzz_*.cpp target
 #   repo      the repository itself (scripts/check-repo.py --self-test):
-#             META.json, run bits, no outside paths, debian/control
+#             META.json, run bits, no outside paths, debian/control,
+#             the test/mutants patches still apply
 #   package   the Debian package: build, install, the regression suite
 #             against it (pg_buildext installcheck), removal
 #             (scripts/test-package.sh); runs last
@@ -347,7 +348,7 @@ run_cron() {
 
 # 0b. repo: the repository's own checks (quick, no build)
 run_repo() {
-    say "repo: META.json, run bits, outside paths, debian/control (log: build/logs/repo.log)"
+    say "repo: META.json, run bits, outside paths, debian/control, mutant patches (log: build/logs/repo.log)"
     run_script_suite repo "" scripts/check-repo.py --self-test
 }
 
