@@ -1,5 +1,7 @@
 #include "lookup_service.hpp"
 
+#include <algorithm>
+#include <cstdio>
 #include <memory>
 #include <string>
 
@@ -75,6 +77,46 @@ void LookupService::carrier_batch(const std::uint64_t* keys, std::size_t n,
     throw;
   }
   if (small) memo_.put_all(job);
+}
+
+long BatchFailures::failed() const {
+  long n = null_inputs + invalid_inputs;
+  for (long c : by_code) n += c;
+  return n;
+}
+
+void BatchFailures::describe(char* buf, std::size_t cap) const noexcept {
+  std::size_t len = 0;
+  buf[0] = '\0';
+  auto part = [&](long n, const char* what) {
+    if (n == 0 || len >= cap) return;
+    int w = std::snprintf(buf + len, cap - len, "%s%ld %s", len ? ", " : "", n, what);
+    if (w > 0) len = std::min(cap - 1, len + static_cast<std::size_t>(w));
+  };
+  part(null_inputs, "NULL");
+  part(invalid_inputs, "not a mobile number (not sent)");
+  for (std::size_t i = 0; i <= kVendorCodeCount; ++i) {
+    if (by_code[i] == 0) continue;
+    char what[80];
+    std::snprintf(what, sizeof what, "answered by the vendor with code %s",
+                  i < kVendorCodeCount ? kVendorCodes[i].label : "another code");
+    part(by_code[i], what);
+  }
+}
+
+BatchFailures tally_failures(const BatchJob* job, const std::uint64_t* keys, const bool* is_null,
+                             std::size_t n) noexcept {
+  BatchFailures t;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (keys[i] == 0) {
+      if (is_null[i]) ++t.null_inputs;
+      else ++t.invalid_inputs;
+      continue;
+    }
+    const CompactResult* r = job ? job->result_for(keys[i]) : nullptr;
+    if (r == nullptr || r->code != 0) ++t.by_code[vendor_code_index(r ? r->code : 0)];
+  }
+  return t;
 }
 
 CarrierRecord carrier_once_per_statement(Client& client, StatementMemo& memo,

@@ -16,6 +16,7 @@
 
 #include "batch.hpp"
 #include "client.hpp"
+#include "errors.hpp"
 #include "memo.hpp"
 
 namespace qxt {
@@ -75,6 +76,27 @@ class LookupService {
   const Settings& s_;
   CancelCheck cancel_;
 };
+
+// The rows of a batch without a lookup result, for the glue's closing
+// WARNING (plain data): NULL inputs, inputs that are not numbers (never
+// sent), then one count per row of the vendor-code table (errors.hpp) and
+// one for any other code.
+struct BatchFailures {
+  long null_inputs = 0;
+  long invalid_inputs = 0;
+  long by_code[kVendorCodeCount + 1] = {};
+  long failed() const;
+  // Enough room for describe(): every count with its longest wording.
+  static constexpr std::size_t kDescribeCap = 128 * (kVendorCodeCount + 3);
+  // "2 NULL, 1 not a mobile number (not sent), 1 answered by the vendor
+  // with code ..." into `buf` (NUL-terminated, at most `cap` bytes).
+  void describe(char* buf, std::size_t cap) const noexcept;
+};
+
+// Tallies the elements of keys[0..n) (0: NULL when is_null[i], else not a
+// number) that have no successful answer in `job` (may be null).
+BatchFailures tally_failures(const BatchJob* job, const std::uint64_t* keys, const bool* is_null,
+                             std::size_t n) noexcept;
 
 // One lookup with the memo: answered from memory when this statement asked
 // for the number already, otherwise from the vendor (and remembered).  A

@@ -75,6 +75,32 @@ uint64 qxt_mobile_key(std::string_view input) {
   return qxt::mobile_to_key(std::string_view(digits, qxt::kMobileDigits));
 }
 
+uint64* qxt_mobile_keys(const Datum* elems, const bool* nulls, int n) {
+  uint64* keys = static_cast<uint64*>(palloc_extended(sizeof(uint64) * n, MCXT_ALLOC_HUGE));
+  for (int i = 0; i < n; ++i) {
+    keys[i] = nulls[i] ? 0
+                       : qxt_mobile_key(qxt_text_view(
+                             reinterpret_cast<text*>(DatumGetPointer(elems[i]))));
+  }
+  return keys;
+}
+
+void qxt_mobile_digits(std::string_view input, char (&digits)[qxt::kMobileDigits]) {
+  if (qxt::normalize_mobile(input, digits)) return;
+  const char* data = input.data();
+  const int len = static_cast<int>(input.size());
+  int shown = pg_mbcliplen(data, len, 40);
+  ereport(ERROR,
+          (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+           errmsg("\"%.*s%s\" is not a valid Chinese mobile number", shown, data,
+                  shown < len ? "..." : ""),
+           errdetail("No request was sent and nothing was charged. A mobile number has 11 "
+                     "digits starting with 13 to 19, optionally preceded by +86, 0086 or 86, "
+                     "with spaces, dashes or dots between digit groups."),
+           errhint("qxt_normalize_mobile() shows how a number is read; it returns NULL for "
+                   "this one.")));
+}
+
 Datum qxt_digits_text(const char* digits) {
   return PointerGetDatum(cstring_to_text_with_len(digits, qxt::kMobileDigits));
 }
@@ -112,3 +138,22 @@ const char* qxt_text_to_utf8(MemoryContext cxt, text* tx) {
   return MemoryContextStrdup(cxt, utf8 == VARDATA_ANY(tx) ? pnstrdup(utf8, len) : utf8);
 }
 
+
+Datum QxtTextDatums::get(std::uint32_t id) {
+  MemoryContext old = MemoryContextSwitchTo(cxt_);
+  if (id >= n_) {
+    std::size_t want = id + 64;
+    datums_ = datums_ ? static_cast<Datum*>(repalloc(datums_, sizeof(Datum) * want))
+                      : static_cast<Datum*>(palloc(sizeof(Datum) * want));
+    done_ = done_ ? static_cast<bool*>(repalloc(done_, want)) : static_cast<bool*>(palloc(want));
+    for (std::size_t k = n_; k < want; ++k) done_[k] = false;
+    n_ = want;
+  }
+  if (!done_[id]) {
+    std::string_view sv = job_->text(id);
+    datums_[id] = qxt_vendor_text(sv.data(), sv.size());
+    done_[id] = true;
+  }
+  MemoryContextSwitchTo(old);
+  return datums_[id];
+}
