@@ -544,7 +544,8 @@ void check_locks(const Run& r) {
                               "was sent and nothing was charged.")));
 }
 
-void phase_prepare(Run& r, void*) {
+// Creates the run's two temporary tables.
+void create_temp_tables(Run& r) {
   // The temporary tables belong to the extension's owner, so the caller's
   // code (the source query runs in between) can neither read, change nor
   // put a trigger on them; only creating them runs outside a
@@ -559,7 +560,11 @@ void phase_prepare(Run& r, void*) {
                 SPI_OK_UTILITY, false);
   r.stage_oid = temp_table_oid("qxt_refresh_stage");
   r.todo_oid = temp_table_oid("qxt_refresh_todo");
+}
 
+// Runs the source query and stages the keys of its numbers (r.c.total,
+// r.c.invalid counted).
+void stage_source(Run& r) {
   // The source query: as the caller, with the caller's search_path, read
   // through a cursor in chunks (bounded memory at any size).
   SPIPlanPtr plan = SPI_prepare_cursor(r.source, 0, nullptr, CURSOR_OPT_NO_SCROLL);
@@ -610,10 +615,10 @@ void phase_prepare(Run& r, void*) {
   }
   SPI_cursor_close(cursor);
   MemoryContextDelete(chunkcxt);
-  // No code of the caller's runs after this point.
-  check_temp_tables(r);
-  check_locks(r);
+}
 
+// Builds the to-do set from the staged keys (r.c.distinct, to_do, fresh).
+void build_todo(Run& r) {
   // The to-do set, built once: the distinct numbers without a valid row
   // (as the cache reads it: a per-number code, not in the future) younger
   // than max_age.  Inserted in key order, so the primary key fills
@@ -641,6 +646,15 @@ void phase_prepare(Run& r, void*) {
   r.c.fresh = r.c.distinct - r.c.to_do;
   exec_owner(r, "DROP TABLE pg_temp.qxt_refresh_stage", SPI_OK_UTILITY);
   exec_owner(r, "ANALYZE pg_temp.qxt_refresh_todo", SPI_OK_UTILITY);
+}
+
+void phase_prepare(Run& r, void*) {
+  create_temp_tables(r);
+  stage_source(r);
+  // No code of the caller's runs after this point.
+  check_temp_tables(r);
+  check_locks(r);
+  build_todo(r);
   update_run(r, "running", nullptr);
 }
 
@@ -691,6 +705,87 @@ struct Store {
   RunCounts after;             // out: ... and as kept (when the store succeeded)
 };
 
+// The answers of one window worth keeping, as the upsert's arrays.
+struct Answers {
+  int m = 0;
+  Datum *mob, *res, *area, *init, *now, *code;
+  bool *res_null, *area_null, *init_null, *now_null;
+};
+
+// Collects the answers of `job` for keys[0..n) worth keeping into `a`
+// (palloc'd), counting each in c.paid or c.failed.
+void collect_answers(const qxt::BatchJob* job, const std::uint64_t* keys, int n, RunCounts& c,
+                     Answers& a) {
+  a.mob = static_cast<Datum*>(palloc(sizeof(Datum) * n));
+  a.res = static_cast<Datum*>(palloc(sizeof(Datum) * n));
+  a.area = static_cast<Datum*>(palloc(sizeof(Datum) * n));
+  a.init = static_cast<Datum*>(palloc(sizeof(Datum) * n));
+  a.now = static_cast<Datum*>(palloc(sizeof(Datum) * n));
+  a.code = static_cast<Datum*>(palloc(sizeof(Datum) * n));
+  a.res_null = static_cast<bool*>(palloc(n));
+  a.area_null = static_cast<bool*>(palloc(n));
+  a.init_null = static_cast<bool*>(palloc(n));
+  a.now_null = static_cast<bool*>(palloc(n));
+  int& m = a.m;
+  for (int i = 0; i < n; ++i) {
+    const qxt::CompactResult* cr = job->result_for(keys[i]);
+    // Not answered, or an account-level or request-level code: nothing to
+    // keep (and nothing was charged for it).
+    if (cr == nullptr || cr->code == qxt::CompactResult::kNotAsked) continue;
+    if (!qxt::StatementMemo::memorable(cr->code)) continue;
+    a.mob[m] = qxt_key_text(keys[i]);
+    a.code[m] = Int32GetDatum(cr->code);
+    bool ok = cr->code == 0;
+    a.res[m] = Int16GetDatum(cr->res);
+    a.res_null[m] = !ok || cr->res < 0;
+    const std::uint32_t ids[3] = {cr->area, cr->init_isp, cr->now_isp};
+    Datum* outs[3] = {a.area, a.init, a.now};
+    bool* outn[3] = {a.area_null, a.init_null, a.now_null};
+    for (int f = 0; f < 3; ++f) {
+      outn[f][m] = !ok || ids[f] == 0;
+      if (!outn[f][m]) {
+        std::string_view sv = job->text(ids[f]);
+        outs[f][m] = qxt_vendor_text(sv.data(), sv.size());
+      } else {
+        outs[f][m] = (Datum)0;
+      }
+    }
+    if (ok) ++c.paid;
+    else ++c.failed;
+    ++m;
+  }
+}
+
+// Upserts the collected answers (a.m > 0) into qxt_lookups.
+void upsert_answers(const Run& r, const Answers& a) {
+  int dims[1] = {a.m};
+  int lbs[1] = {1};
+  Oid types[6] = {TEXTARRAYOID, INT2ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+                  INT4ARRAYOID};
+  Datum values[6] = {
+      PointerGetDatum(construct_md_array(a.mob, nullptr, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT)),
+      PointerGetDatum(construct_md_array(a.res, a.res_null, 1, dims, lbs, INT2OID, 2, true, TYPALIGN_SHORT)),
+      PointerGetDatum(construct_md_array(a.area, a.area_null, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT)),
+      PointerGetDatum(construct_md_array(a.init, a.init_null, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT)),
+      PointerGetDatum(construct_md_array(a.now, a.now_null, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT)),
+      PointerGetDatum(construct_md_array(a.code, nullptr, 1, dims, lbs, INT4OID, 4, true, TYPALIGN_INT)),
+  };
+  exec_owner(r,
+             qxt_sql("INSERT INTO %s.qxt_lookups AS l (mobile, res, area, init_isp, now_isp, "
+                     "code, looked_up_at) "
+                     "SELECT u.mobile, u.res, u.area, u.init_isp, u.now_isp, u.code, "
+                     "pg_catalog.clock_timestamp() "
+                     "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
+                     "pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5), "
+                     "pg_catalog.unnest($6)) AS u(mobile, res, area, init_isp, now_isp, code) "
+                     "ON CONFLICT (mobile) DO UPDATE SET res = excluded.res, "
+                     "area = excluded.area, init_isp = excluded.init_isp, "
+                     "now_isp = excluded.now_isp, code = excluded.code, "
+                     "looked_up_at = excluded.looked_up_at",
+                     r.schema),
+             SPI_OK_INSERT, 6, types, values, nullptr);
+}
+
 // Upserts the answers of one window and the run's counters (one commit).
 // A vendor failure is the final state, committed with the answers before it.
 void phase_store(Run& r, void* arg) {
@@ -699,78 +794,13 @@ void phase_store(Run& r, void* arg) {
   Run view = r;
   RunCounts& c = view.c;
   c = st->before;
-  const int n = st->w->n;
-  const std::uint64_t* keys = st->w->keys;
-  int m = 0;
-  if (st->job != nullptr && n > 0) {
-    Datum* mob = static_cast<Datum*>(palloc(sizeof(Datum) * n));
-    Datum* res = static_cast<Datum*>(palloc(sizeof(Datum) * n));
-    Datum* area = static_cast<Datum*>(palloc(sizeof(Datum) * n));
-    Datum* init = static_cast<Datum*>(palloc(sizeof(Datum) * n));
-    Datum* now = static_cast<Datum*>(palloc(sizeof(Datum) * n));
-    Datum* code = static_cast<Datum*>(palloc(sizeof(Datum) * n));
-    bool* res_null = static_cast<bool*>(palloc(n));
-    bool* area_null = static_cast<bool*>(palloc(n));
-    bool* init_null = static_cast<bool*>(palloc(n));
-    bool* now_null = static_cast<bool*>(palloc(n));
-    for (int i = 0; i < n; ++i) {
-      const qxt::CompactResult* cr = st->job->result_for(keys[i]);
-      // Not answered, or an account-level or request-level code: nothing to
-      // keep (and nothing was charged for it).
-      if (cr == nullptr || cr->code == qxt::CompactResult::kNotAsked) continue;
-      if (!qxt::StatementMemo::memorable(cr->code)) continue;
-      mob[m] = qxt_key_text(keys[i]);
-      code[m] = Int32GetDatum(cr->code);
-      bool ok = cr->code == 0;
-      res[m] = Int16GetDatum(cr->res);
-      res_null[m] = !ok || cr->res < 0;
-      const std::uint32_t ids[3] = {cr->area, cr->init_isp, cr->now_isp};
-      Datum* outs[3] = {area, init, now};
-      bool* outn[3] = {area_null, init_null, now_null};
-      for (int f = 0; f < 3; ++f) {
-        outn[f][m] = !ok || ids[f] == 0;
-        if (!outn[f][m]) {
-          std::string_view sv = st->job->text(ids[f]);
-          outs[f][m] = qxt_vendor_text(sv.data(), sv.size());
-        } else {
-          outs[f][m] = (Datum)0;
-        }
-      }
-      if (ok) ++c.paid;
-      else ++c.failed;
-      ++m;
-    }
-    if (m > 0) {
-      int dims[1] = {m};
-      int lbs[1] = {1};
-      Oid types[6] = {TEXTARRAYOID, INT2ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-                      INT4ARRAYOID};
-      Datum values[6] = {
-          PointerGetDatum(construct_md_array(mob, nullptr, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT)),
-          PointerGetDatum(construct_md_array(res, res_null, 1, dims, lbs, INT2OID, 2, true, TYPALIGN_SHORT)),
-          PointerGetDatum(construct_md_array(area, area_null, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT)),
-          PointerGetDatum(construct_md_array(init, init_null, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT)),
-          PointerGetDatum(construct_md_array(now, now_null, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT)),
-          PointerGetDatum(construct_md_array(code, nullptr, 1, dims, lbs, INT4OID, 4, true, TYPALIGN_INT)),
-      };
-      exec_owner(r,
-                 qxt_sql("INSERT INTO %s.qxt_lookups AS l (mobile, res, area, init_isp, now_isp, "
-                         "code, looked_up_at) "
-                         "SELECT u.mobile, u.res, u.area, u.init_isp, u.now_isp, u.code, "
-                         "pg_catalog.clock_timestamp() "
-                         "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
-                         "pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5), "
-                         "pg_catalog.unnest($6)) AS u(mobile, res, area, init_isp, now_isp, code) "
-                         "ON CONFLICT (mobile) DO UPDATE SET res = excluded.res, "
-                         "area = excluded.area, init_isp = excluded.init_isp, "
-                         "now_isp = excluded.now_isp, code = excluded.code, "
-                         "looked_up_at = excluded.looked_up_at",
-                         r.schema),
-                 SPI_OK_INSERT, 6, types, values, nullptr);
-    }
+  Answers a;
+  if (st->job != nullptr && st->w->n > 0) {
+    collect_answers(st->job, st->w->keys, st->w->n, c, a);
+    if (a.m > 0) upsert_answers(r, a);
   }
   st->charged = c;
-  c.done += m;
+  c.done += a.m;
   const QxtFailure* f = st->failure;
   if (f->failed && !f->cancelled)
     update_run(view, "failed", f->message);
@@ -876,7 +906,9 @@ void start_run(Run& r) {
   g_run_lock_key2 = key2;
 }
 
-void refresh_body(Run& r) {
+// Connects, creates the run (its row committed, its lock taken): from then
+// on, every way out records how the run ended.
+void open_run(Run& r) {
   qxt_spi_connect(SPI_OPT_NONATOMIC, "qxt_refresh");
   r.cxt = CurrentMemoryContext;  // SPI's procedure context: lives until the CALL ends
   qxt_require_vendor_encoding();
@@ -893,7 +925,131 @@ void refresh_body(Run& r) {
   g_active.run_id = r.run_id;
   g_active.owner = r.owner;
   r.started = GetCurrentTimestamp();
+}
 
+// Asks the vendor for one window, inside the boundary: the job goes into
+// `owned`, a failure into `failure`, what a cancel did into `drain`.
+void ask_window(const QxtGucSnapshot& g, const Window& w, QxtOwnedJob* owned,
+                QxtFailure* failure, qxt::BatchCancelReport* drain) {
+  // A cancel (or statement_timeout, or terminate) drains the requests
+  // in flight: none is started after it, those already sent are waited
+  // for (at most qxt.timeout_ms after it; a terminate, at most
+  // kTerminateDrainMs), and their answers are stored below like any
+  // other.  Abandoning them would lose answers the vendor charges, and
+  // the rerun would pay for them again.
+  // The CALL is one statement: numbers its source query (or the code
+  // around the CALL) already paid for in it are taken from the
+  // statement's memo, stored, and not paid for again.
+  const QxtStatement stmt = qxt_current_statement();
+  qxt_run_core(failure, g, [&](const qxt::Settings& s) {
+    const qxt::KnownAnswers known(&qxt_memo_for(stmt, s), nullptr, 0);
+    auto* job = new qxt::BatchJob(w.keys, static_cast<std::size_t>(w.n), s.batch_size,
+                                  std::cref(known));
+    owned->job = job;
+    qxt::CancelPolicy policy;
+    policy.cancel = qxt_cancel_requested;
+    policy.drain_ms = g.timeout_ms;
+    policy.urgent = qxt_terminate_requested;
+    policy.urgent_ms = std::min<long>(g.timeout_ms, kTerminateDrainMs);
+    qxt_session_client().batch(s, *job, policy, drain);
+  });
+}
+
+// Stores a window's answers (phase_store), again when a cancel or terminate
+// arriving during the store made it fail; sets `pending` aside meanwhile.
+// The caller holds interrupts.
+void store_window(Run& r, Store& st, PendingInterrupts& pending) {
+  for (int attempt = 1;; ++attempt) {
+    set_aside(pending);
+    st.charged = st.after = r.c;
+    ErrorData* err = attempt_phase(r, phase_store, &st);
+    if (err == nullptr) break;
+    // A cancel or terminate that arrived during the store (and may be why
+    // it failed): set it aside and store again (a few times at most).
+    if ((QueryCancelPending || ProcDiePending) && attempt < 10) {
+      FreeErrorData(err);
+      RESUME_INTERRUPTS();  // attempt_phase's extra hold; ours stays
+      continue;
+    }
+    give_back(pending);
+    r.c = st.charged;  // what was charged for counts, although it is lost
+    fail_phase(r, err);
+  }
+}
+
+// The WARNING for requests a cancel abandoned (drain.unanswered > 0).
+void warn_abandoned(const qxt::BatchCancelReport& drain) {
+  const bool one = drain.unanswered == 1;
+  const char* which =
+      drain.unanswered == drain.in_flight
+          ? (one ? "the request" : psprintf("the %zu requests", drain.in_flight))
+          : psprintf("%zu of the %zu requests", drain.unanswered, drain.in_flight);
+  ereport(WARNING,
+          (errmsg("qxt_refresh: %s in flight at the cancel got no answer and %s abandoned; "
+                  "the vendor may have charged %s",
+                  which, one ? "was" : "were", one ? "it" : "them"),
+           errdetail("The numbers of the abandoned request%s have no row in qxt_lookups; "
+                     "the next run asks for them again.",
+                     one ? "" : "s")));
+}
+
+// One window: the next keys of the to-do set, asked, stored and committed.
+// Returns false when the to-do set is done; raises when the window failed.
+bool run_window(Run& r, const QxtGucSnapshot& g, MemoryContext windowcxt) {
+  MemoryContextSwitchTo(windowcxt);
+  if (client_gone()) stop_for_lost_client(r);
+  run_phase(r, phase_check_interrupts, nullptr);
+  Window w;
+  w.size = window_size(g);
+  w.cxt = windowcxt;
+  run_phase(r, phase_next_window, &w);
+  if (w.n == 0) {
+    MemoryContextSwitchTo(r.cxt);
+    return false;
+  }
+
+  // The job is owned by a memory context (freed on any error).
+  MemoryContext jobcxt = AllocSetContextCreate(windowcxt, "qxt_refresh job",
+                                               ALLOCSET_SMALL_SIZES);
+  QxtOwnedJob* owned = qxt_owned_job(jobcxt);
+  QxtFailure failure;
+  qxt::BatchCancelReport drain;  // plain data
+  ask_window(g, w, owned, &failure, &drain);
+
+  // Keep what was answered, even when the window failed or was cancelled:
+  // it is paid for.  Interrupts are held so that nothing strikes before
+  // the answers are committed.
+  HOLD_INTERRUPTS();
+  Store st{owned->job, &w, &failure, r.c};
+  if (failure.cancelled) {
+    note_drain(r.drain_note, sizeof r.drain_note, drain);
+    strlcpy(g_active.drain_note, r.drain_note, sizeof g_active.drain_note);
+  }
+  PendingInterrupts pending;
+  store_window(r, st, pending);
+  r.c = st.after;
+  commit_run();
+  if (failure.failed && !failure.cancelled) {
+    r.phase = Phase::Finished;
+    g_active.active = false;
+  }
+  give_back(pending);
+  // Still holding interrupts: a WARNING ends with CHECK_FOR_INTERRUPTS,
+  // which would raise the cancel here, outside any phase.
+  if (failure.cancelled && drain.unanswered > 0) warn_abandoned(drain);
+  MemoryContextSwitchTo(r.cxt);
+  MemoryContextReset(windowcxt);  // deletes the job too
+  RESUME_INTERRUPTS();
+  if (failure.failed) {
+    if (failure.cancelled) run_phase(r, phase_raise_cancel, &failure);  // does not return
+    notice_progress(r, NoticeKind::Stopped);
+    qxt_failure_raise(&failure);
+  }
+  return true;
+}
+
+void refresh_body(Run& r) {
+  open_run(r);
   run_phase(r, phase_prepare, nullptr);
   // The settings and the key, as the source query left them, read once for
   // the whole run.  Reading the key can fail (F0000: a key file that is
@@ -910,106 +1066,7 @@ void refresh_body(Run& r) {
   // so a run of any size stays in bounded memory.
   MemoryContext windowcxt =
       AllocSetContextCreate(r.cxt, "qxt_refresh window", ALLOCSET_DEFAULT_SIZES);
-  for (;;) {
-    MemoryContextSwitchTo(windowcxt);
-    if (client_gone()) stop_for_lost_client(r);
-    run_phase(r, phase_check_interrupts, nullptr);
-    Window w;
-    w.size = window_size(g);
-    w.cxt = windowcxt;
-    run_phase(r, phase_next_window, &w);
-    if (w.n == 0) {
-      MemoryContextSwitchTo(r.cxt);
-      break;
-    }
-
-    // The job is owned by a memory context (freed on any error).
-    MemoryContext jobcxt = AllocSetContextCreate(windowcxt, "qxt_refresh job",
-                                                 ALLOCSET_SMALL_SIZES);
-    QxtOwnedJob* owned = qxt_owned_job(jobcxt);
-
-    // A cancel (or statement_timeout, or terminate) drains the requests
-    // in flight: none is started after it, those already sent are waited
-    // for (at most qxt.timeout_ms after it; a terminate, at most
-    // kTerminateDrainMs), and their answers are stored below like any
-    // other.  Abandoning them would lose answers the vendor charges, and
-    // the rerun would pay for them again.
-    // The CALL is one statement: numbers its source query (or the code
-    // around the CALL) already paid for in it are taken from the
-    // statement's memo, stored, and not paid for again.
-    const QxtStatement stmt = qxt_current_statement();
-    QxtFailure failure;
-    qxt::BatchCancelReport drain;  // plain data
-    qxt_run_core(&failure, g, [&](const qxt::Settings& s) {
-      const qxt::KnownAnswers known(&qxt_memo_for(stmt, s), nullptr, 0);
-      auto* job = new qxt::BatchJob(w.keys, static_cast<std::size_t>(w.n), s.batch_size,
-                                    std::cref(known));
-      owned->job = job;
-      qxt::CancelPolicy policy;
-      policy.cancel = qxt_cancel_requested;
-      policy.drain_ms = g.timeout_ms;
-      policy.urgent = qxt_terminate_requested;
-      policy.urgent_ms = std::min<long>(g.timeout_ms, kTerminateDrainMs);
-      qxt_session_client().batch(s, *job, policy, &drain);
-    });
-
-    // Keep what was answered, even when the window failed or was cancelled:
-    // it is paid for.  Interrupts are held so that nothing strikes before
-    // the answers are committed.
-    HOLD_INTERRUPTS();
-    Store st{owned->job, &w, &failure, r.c};
-    if (failure.cancelled) {
-      note_drain(r.drain_note, sizeof r.drain_note, drain);
-      strlcpy(g_active.drain_note, r.drain_note, sizeof g_active.drain_note);
-    }
-    PendingInterrupts pending;
-    for (int attempt = 1;; ++attempt) {
-      set_aside(pending);
-      st.charged = st.after = r.c;
-      ErrorData* err = attempt_phase(r, phase_store, &st);
-      if (err == nullptr) break;
-      // A cancel or terminate that arrived during the store (and may be why
-      // it failed): set it aside and store again (a few times at most).
-      if ((QueryCancelPending || ProcDiePending) && attempt < 10) {
-        FreeErrorData(err);
-        RESUME_INTERRUPTS();  // attempt_phase's extra hold; ours stays
-        continue;
-      }
-      give_back(pending);
-      r.c = st.charged;  // what was charged for counts, although it is lost
-      fail_phase(r, err);
-    }
-    r.c = st.after;
-    commit_run();
-    if (failure.failed && !failure.cancelled) {
-      r.phase = Phase::Finished;
-      g_active.active = false;
-    }
-    give_back(pending);
-    // Still holding interrupts: a WARNING ends with CHECK_FOR_INTERRUPTS,
-    // which would raise the cancel here, outside any phase.
-    if (failure.cancelled && drain.unanswered > 0) {
-      const bool one = drain.unanswered == 1;
-      const char* which =
-          drain.unanswered == drain.in_flight
-              ? (one ? "the request" : psprintf("the %zu requests", drain.in_flight))
-              : psprintf("%zu of the %zu requests", drain.unanswered, drain.in_flight);
-      ereport(WARNING,
-              (errmsg("qxt_refresh: %s in flight at the cancel got no answer and %s abandoned; "
-                      "the vendor may have charged %s",
-                      which, one ? "was" : "were", one ? "it" : "them"),
-               errdetail("The numbers of the abandoned request%s have no row in qxt_lookups; "
-                         "the next run asks for them again.",
-                         one ? "" : "s")));
-    }
-    MemoryContextSwitchTo(r.cxt);
-    MemoryContextReset(windowcxt);  // deletes the job too
-    RESUME_INTERRUPTS();
-    if (failure.failed) {
-      if (failure.cancelled) run_phase(r, phase_raise_cancel, &failure);  // does not return
-      notice_progress(r, NoticeKind::Stopped);
-      qxt_failure_raise(&failure);
-    }
+  while (run_window(r, g, windowcxt)) {
     if (TimestampDifferenceExceeds(last_notice, GetCurrentTimestamp(), g.progress_interval_ms)) {
       notice_progress(r, NoticeKind::Progress);
       last_notice = GetCurrentTimestamp();
