@@ -153,22 +153,22 @@ bool first_in_statement(Warned& w) {
 constexpr int kNcols = 7;
 const Oid kColTypes[kNcols] = {TEXTOID, INT4OID, INT2OID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
 
-}  // namespace
-
-int qxt_cache_fetch(const uint64* keys, int n, int max_age_s, QxtCachedRow** out) {
-  *out = nullptr;
-  if (max_age_s < 0 || n == 0) return 0;
-
-  // The numbers as a text[] (duplicates and zeros skipped by the query).
+// The non-zero keys as a text[] (duplicates are skipped by the query);
+// nullptr when there is none.
+ArrayType* keys_array(const uint64* keys, int n) {
   Datum* elems = static_cast<Datum*>(palloc_extended(sizeof(Datum) * n, MCXT_ALLOC_HUGE));
   int m = 0;
   for (int i = 0; i < n; ++i) {
     if (keys[i] == 0) continue;
     elems[m++] = qxt_key_text(keys[i]);
   }
-  if (m == 0) return 0;
+  if (m == 0) return nullptr;
+  return construct_array(elems, m, TEXTOID, -1, false, TYPALIGN_INT);
+}
 
-  const Oid nsp = qxt_extension_namespace();
+// Whether qxt_lookups (in schema `nsp`) may answer; when not, says why in
+// one WARNING per statement.
+bool table_trusted(Oid nsp) {
   const Oid relid = get_relname_relid("qxt_lookups", nsp);
   if (!OidIsValid(relid))
     ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
@@ -176,18 +176,59 @@ int qxt_cache_fetch(const uint64* keys, int n, int max_age_s, QxtCachedRow** out
   StringInfoData why;
   initStringInfo(&why);
   check_table(relid, &why);
-  if (why.len > 0) {
-    if (first_in_statement(g_warned_untrusted))
-      ereport(WARNING,
-              (errmsg("qxt_lookups is not trusted: answering live instead of from the cache"),
-               errdetail("A cached answer is served to every caller as the vendor's; %s.", why.data),
-               errhint("Only qxt_refresh should write qxt_lookups, as its owner (a superuser): "
-                       "revoke INSERT, UPDATE and TRIGGER from other roles and drop user "
-                       "triggers, or RESET qxt.cache_max_age.")));
-    return 0;
-  }
+  if (why.len == 0) return true;
+  if (first_in_statement(g_warned_untrusted))
+    ereport(WARNING,
+            (errmsg("qxt_lookups is not trusted: answering live instead of from the cache"),
+             errdetail("A cached answer is served to every caller as the vendor's; %s.", why.data),
+             errhint("Only qxt_refresh should write qxt_lookups, as its owner (a superuser): "
+                     "revoke INSERT, UPDATE and TRIGGER from other roles and drop user "
+                     "triggers, or RESET qxt.cache_max_age.")));
+  return false;
+}
 
-  ArrayType* arr = construct_array(elems, m, TEXTOID, -1, false, TYPALIGN_INT);
+// Whether the result has the columns this version writes.
+bool shape_ok(TupleDesc td) {
+  bool ok = td->natts == kNcols;
+  for (int c = 0; ok && c < kNcols; ++c) ok = SPI_gettypeid(td, c + 1) == kColTypes[c];
+  return ok;
+}
+
+// Whether a row (its columns in v/isnull) can be the vendor's answer: a
+// number in its own normalised form (its key in *key), a per-number code,
+// a time not after `now`, the fields of a success and none otherwise.
+bool row_valid(const Datum* v, const bool* isnull, TimestampTz now, uint64* key) {
+  bool ok = !isnull[0] && !isnull[1] && !isnull[6];
+  if (ok) {
+    // The number: exactly its own normalised form.
+    std::string_view sv = qxt_text_view(DatumGetTextPP(v[0]));
+    char digits[qxt::kMobileDigits];
+    ok = sv.size() == qxt::kMobileDigits && qxt::normalize_mobile(sv, digits) &&
+         std::memcmp(digits, sv.data(), qxt::kMobileDigits) == 0;
+    if (ok) *key = qxt::mobile_to_key(sv);
+  }
+  const int32 code = ok ? DatumGetInt32(v[1]) : 1;
+  ok = ok && qxt::is_kept_answer(code) && DatumGetTimestampTz(v[6]) <= now;
+  if (ok && code == 0) {
+    const int16 r = isnull[2] ? -1 : DatumGetInt16(v[2]);
+    ok = (r == 0 || r == 1 || r == 3);
+    for (int c = 3; ok && c < 6; ++c) ok = !isnull[c] && VARSIZE_ANY_EXHDR(DatumGetTextPP(v[c])) > 0;
+  } else if (ok) {
+    for (int c = 2; ok && c < 6; ++c) ok = isnull[c];
+  }
+  return ok;
+}
+
+}  // namespace
+
+int qxt_cache_fetch(const uint64* keys, int n, int max_age_s, QxtCachedRow** out) {
+  *out = nullptr;
+  if (max_age_s < 0 || n == 0) return 0;
+  ArrayType* arr = keys_array(keys, n);
+  if (arr == nullptr) return 0;
+  const Oid nsp = qxt_extension_namespace();
+  if (!table_trusted(nsp)) return 0;
+
   // Rows looked up at or after this moment are young enough.
   const TimestampTz now = GetCurrentTimestamp();
   const TimestampTz cutoff =
@@ -207,10 +248,7 @@ int qxt_cache_fetch(const uint64* keys, int n, int max_age_s, QxtCachedRow** out
     ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
                     errmsg("qxt: reading qxt_lookups failed (SPI code %d)", rc)));
   TupleDesc td = SPI_tuptable->tupdesc;
-  bool shape_ok = td->natts == kNcols;
-  for (int c = 0; shape_ok && c < kNcols; ++c)
-    shape_ok = SPI_gettypeid(td, c + 1) == kColTypes[c];
-  if (!shape_ok) {
+  if (!shape_ok(td)) {
     SPI_finish();
     if (first_in_statement(g_warned_untrusted))
       ereport(WARNING,
@@ -228,33 +266,15 @@ int qxt_cache_fetch(const uint64* keys, int n, int max_age_s, QxtCachedRow** out
   int kept = 0;
   long refused = 0;
   for (int i = 0; i < rows; ++i) {
-    HeapTuple t = SPI_tuptable->vals[i];
     bool isnull[kNcols];
     Datum v[kNcols];
-    for (int c = 0; c < kNcols; ++c) v[c] = SPI_getbinval(t, td, c + 1, &isnull[c]);
-    bool ok = !isnull[0] && !isnull[1] && !isnull[6];
+    for (int c = 0; c < kNcols; ++c) v[c] = SPI_getbinval(SPI_tuptable->vals[i], td, c + 1, &isnull[c]);
     uint64 key = 0;
-    if (ok) {
-      // The number: exactly its own normalised form.
-      std::string_view sv = qxt_text_view(DatumGetTextPP(v[0]));
-      char digits[qxt::kMobileDigits];
-      ok = sv.size() == qxt::kMobileDigits && qxt::normalize_mobile(sv, digits) &&
-           std::memcmp(digits, sv.data(), qxt::kMobileDigits) == 0;
-      if (ok) key = qxt::mobile_to_key(sv);
-    }
-    const int32 code = ok ? DatumGetInt32(v[1]) : 1;
-    ok = ok && qxt::is_kept_answer(code) && DatumGetTimestampTz(v[6]) <= now;
-    if (ok && code == 0) {
-      const int16 r = isnull[2] ? -1 : DatumGetInt16(v[2]);
-      ok = (r == 0 || r == 1 || r == 3);
-      for (int c = 3; ok && c < 6; ++c) ok = !isnull[c] && VARSIZE_ANY_EXHDR(DatumGetTextPP(v[c])) > 0;
-    } else if (ok) {
-      for (int c = 2; ok && c < 6; ++c) ok = isnull[c];
-    }
-    if (!ok) {
+    if (!row_valid(v, isnull, now, &key)) {
       ++refused;
       continue;
     }
+    const int32 code = DatumGetInt32(v[1]);
     QxtCachedRow& row = res[kept++];
     row.key = key;
     row.code = code;
