@@ -203,3 +203,28 @@ TEST(LookupService, FailedBatchStillFeedsTheMemoAndHandsOverTheJob) {
   ASSERT_NE(memo.find(key("13900000001")), nullptr) << "what was paid for stays known";
   EXPECT_EQ(memo.find(key("13900000002")), nullptr) << "a refusal is not an answer";
 }
+
+TEST(LookupService, BatchFailuresTallyNullsNonNumbersAndVendorCodes) {
+  WithVendor w;
+  const std::vector<std::uint64_t> keys = {0, 0, key("13800138000"), key("13900139000")};
+  const bool is_null[] = {true, false, false, false};
+  auto job = run_batch(w.svc, keys, {{key("13900139000"), -4, -1, "", "", ""}});
+  const BatchFailures t = tally_failures(job.get(), keys.data(), is_null, keys.size());
+  EXPECT_EQ(t.null_inputs, 1);
+  EXPECT_EQ(t.invalid_inputs, 1);
+  EXPECT_EQ(t.by_code[vendor_code_index(-4)], 1);
+  EXPECT_EQ(t.failed(), 3);
+  char detail[BatchFailures::kDescribeCap];
+  t.describe(detail, sizeof detail);
+  EXPECT_STREQ(detail,
+               "1 NULL, 1 not a mobile number (not sent), 1 answered by the vendor with code -4 "
+               "(no information found)");
+}
+
+TEST(LookupService, BatchFailuresWithoutFailuresDescribeNothing) {
+  const BatchFailures t;
+  EXPECT_EQ(t.failed(), 0);
+  char detail[BatchFailures::kDescribeCap];
+  t.describe(detail, sizeof detail);
+  EXPECT_STREQ(detail, "");
+}
