@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 
 #include "batch.hpp"
@@ -92,6 +93,9 @@ struct BatchFailures {
   // with code ..." into `buf` (NUL-terminated, at most `cap` bytes).
   void describe(char* buf, std::size_t cap) const noexcept;
 };
+
+static_assert(std::is_trivially_destructible<BatchFailures>::value,
+              "plain data: the glue keeps it in a frame PostgreSQL may longjmp over");
 
 // Tallies the elements of keys[0..n) (0: NULL when is_null[i], else not a
 // number) that have no successful answer in `job` (may be null).

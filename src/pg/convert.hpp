@@ -6,6 +6,8 @@
 
 #include "pg_prelude.hpp"
 
+#include <type_traits>
+
 // The bytes of a text value (detoasted by the caller: PG_GETARG_TEXT_PP,
 // DatumGetTextPP), valid as long as the value is.
 std::string_view qxt_text_view(const text* t);
@@ -50,3 +52,5 @@ class QxtTextDatums {
   Datum* datums_ = nullptr;
   bool* done_ = nullptr;
 };
+static_assert(std::is_trivially_destructible<QxtTextDatums>::value,
+              "QxtTextDatums lives in a frame PostgreSQL may longjmp over");
