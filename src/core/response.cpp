@@ -11,7 +11,7 @@
 //    lower-cased into one reused buffer, unknown keys are skipped without
 //    building anything, and the short values (Mobile, Area, ISP names) fit
 //    the std::string small-buffer, so a batch costs about one allocation per
-//    element.  See the measured figure in the report / README.
+//    element.  bench/parser.sh measures it (README, Benchmark, "The parser").
 //  * Leniency that nlohmann cannot give without rewriting the text: trailing
 //    commas and the 2020 document's "result": {{ ... }}.
 //
