@@ -14,7 +14,11 @@ REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --load-extension=plpgsql
 
 PG_CPPFLAGS = -Isrc/core -Isrc/pg
-PG_CXXFLAGS = -std=c++17 -fPIC -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register
+# Warnings of the C++ code; CMakeLists.txt reads this line too, so the core
+# gets the same warnings in the unit tests.
+QXT_WARNINGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register
+# -MMD -MP: the compiler writes each object's header dependencies (.d).
+PG_CXXFLAGS = -std=c++17 -fPIC $(QXT_WARNINGS) -MMD -MP
 
 SHLIB_LINK = -lcurl -lstdc++
 
@@ -35,6 +39,8 @@ endif
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
+EXTRA_CLEAN = $(OBJS:.o=.d)
+
 include $(PGXS)
 
 ifeq ($(strip $(QXT_EMU_URL)),)
@@ -43,8 +49,9 @@ installcheck:
 	$(srcdir)/scripts/with-fixtures.sh $(MAKE) installcheck
 endif
 
-# Rebuild when a header changes.
-$(OBJS): $(wildcard src/core/*.hpp) $(wildcard src/pg/*.hpp)
+# Rebuild an object when a header it includes changes (the compiler's .d
+# files; none before the first build).
+-include $(OBJS:.o=.d)
 
 # Robustness checks (scripts/checks/; each prints its figures and ends with
 # "N passed, M failed").  check-sanitize is quick; the others are slow and

@@ -16,7 +16,7 @@
 #   cluster   a server of its own (test/cluster): proxies in the server's
 #             environment are never used, qxt.proxy routes every endpoint,
 #             a streaming standby (pg_basebackup) serves the functions
-#   fuzz      a short libFuzzer run of every test/fuzz/fuzz_*.cpp target
+#   fuzz      a short run of scripts/checks/fuzz.sh (every test/fuzz/fuzz_*.cpp)
 #   repo      the repository itself (scripts/check-repo.py --self-test):
 #             META.json, run bits, no outside paths, debian/control,
 #             the test/mutants patches still apply
@@ -56,7 +56,7 @@ wanted() {
 }
 FUZZ_SECONDS="${QXT_FUZZ_SECONDS:-20}"
 case "$FUZZ_SECONDS" in
-    ''|*[!0-9]*) echo "QXT_FUZZ_SECONDS must be a whole number" >&2; exit 2 ;;
+    ''|*[!0-9]*|0) echo "QXT_FUZZ_SECONDS must be a positive whole number" >&2; exit 2 ;;
 esac
 
 LOGDIR="$ROOT/build/logs"
@@ -232,70 +232,28 @@ run_emulator_tests() {
 }
 
 # --------------------------------------------------------------------------
-# 4. fuzz smoke: build the libFuzzer targets with clang, run each briefly
+# 4. fuzz smoke: scripts/checks/fuzz.sh (make fuzz), briefly
 # --------------------------------------------------------------------------
 run_fuzz() {
     local start; start=$(now_s)
-    local src name targets=()
-    for src in test/fuzz/fuzz_*.cpp; do
-        [ -e "$src" ] || continue
-        name="$(basename "$src" .cpp)"
-        targets+=("$name")
-    done
-    if [ "${#targets[@]}" -eq 0 ]; then
-        warn "fuzz: no test/fuzz/fuzz_*.cpp target exists"
-        record fuzz 0 1 "$start" "no fuzz targets"
+    say "fuzz: scripts/checks/fuzz.sh, ${FUZZ_SECONDS}s per fuzzer (log: build/logs/fuzz.log; per fuzzer: build/logs/fuzz-long/)"
+    QXT_FUZZ_SECONDS="$FUZZ_SECONDS" QXT_FUZZ_JOBS="${QXT_FUZZ_JOBS:-1}" \
+        bash scripts/checks/fuzz.sh </dev/null >"$LOGDIR/fuzz.log" 2>&1
+    local rc=$?
+    # Its last line: "N passed, M failed", one per fuzzer.
+    local last passed failed
+    last="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$LOGDIR/fuzz.log" | tail -n 1)"
+    if [ -z "$last" ]; then
+        tail -n 60 "$LOGDIR/fuzz.log" >&2
+        record fuzz 0 1 "$start" "fuzz.sh gave no summary (exit $rc)"
         return
     fi
-    say "fuzz: building ${targets[*]} with clang-14 (log: build/logs/fuzz-build.log)"
-    # Only the fuzz targets: the sanitized unit tests are not needed here.
-    if ! run_logged "$LOGDIR/fuzz-build.log" bash -c '
-            CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz \
-                -DCMAKE_CXX_COMPILER=clang++-14 \
-                -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQXT_FUZZ=ON &&
-            cmake --build build-fuzz -j2 --target "$@"' _ "${targets[@]}"; then
-        record fuzz 0 1 "$start" "build failed"
-        return
+    passed="$(awk '{print $1}' <<<"$last")"
+    failed="$(awk '{print $3}' <<<"$last")"
+    if [ "$failed" -gt 0 ] || [ "$rc" -ne 0 ]; then
+        tail -n 80 "$LOGDIR/fuzz.log" >&2
+        [ "$failed" -eq 0 ] && failed=1
     fi
-    local passed=0 failed=0 bin short corpus dict rc
-    mkdir -p "$LOGDIR/fuzz"
-    for name in "${targets[@]}"; do
-        bin="build-fuzz/$name"
-        if [ ! -x "$bin" ]; then
-            warn "fuzz: $bin was not built"
-            failed=$((failed + 1))
-            continue
-        fi
-        short="${name#fuzz_}"
-        # Work on a copy so the run does not add files to the repository.
-        corpus="$TMP/corpus-$short"
-        mkdir -p "$corpus"
-        if [ -d "test/fuzz/corpus/$short" ]; then
-            cp -R "test/fuzz/corpus/$short/." "$corpus/"
-        fi
-        dict=""
-        for d in "test/fuzz/$short.dict" "test/fuzz/$name.dict" "test/fuzz/dict/$short.dict"; do
-            [ -f "$d" ] && { dict="-dict=$d"; break; }
-        done
-        say "fuzz: $name for ${FUZZ_SECONDS}s (log: build/logs/fuzz/$name.log)"
-        rm -f "$LOGDIR/fuzz/$name-"*
-        UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}" \
-        timeout -k 10 $((FUZZ_SECONDS * 2 + 120)) \
-            "$bin" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
-                -print_final_stats=1 -artifact_prefix="$LOGDIR/fuzz/$name-" \
-                $dict "$corpus" </dev/null >"$LOGDIR/fuzz/$name.log" 2>&1
-        rc=$?
-        if [ "$rc" -eq 0 ]; then
-            passed=$((passed + 1))
-            say "fuzz: $name ok ($(grep -oE 'stat::number_of_executed_units: *[0-9]+' \
-                "$LOGDIR/fuzz/$name.log" | grep -oE '[0-9]+$' || echo '?') runs)"
-        else
-            failed=$((failed + 1))
-            warn "fuzz: $name failed (exit $rc); crash input (if any) in build/logs/fuzz/$name-*"
-            grep -n -m1 -A40 -E 'ERROR: |runtime error:|==ERROR|deadly signal|timeout' \
-                "$LOGDIR/fuzz/$name.log" >&2 || tail -n 60 "$LOGDIR/fuzz/$name.log" >&2
-        fi
-    done
     record fuzz "$passed" "$failed" "$start" "${FUZZ_SECONDS}s each"
 }
 

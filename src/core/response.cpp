@@ -11,8 +11,7 @@
 //    lower-cased into one reused buffer, unknown keys are skipped without
 //    building anything, and the short values (Mobile, Area, ISP names) fit
 //    the std::string small-buffer, so a batch costs about one allocation per
-//    element.  The README's Design section gives the measured figure
-//    (bench/parser.sh).
+//    element.  bench/parser.sh measures it (README, Benchmark, "The parser").
 //  * Leniency that nlohmann cannot give without rewriting the text: trailing
 //    commas and the 2020 document's "result": {{ ... }}.
 //
