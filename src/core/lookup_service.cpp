@@ -42,21 +42,25 @@ bool KnownAnswers::operator()(std::uint64_t key, KnownAnswer& out) const {
   return true;
 }
 
-CarrierRecord LookupService::carrier(std::string_view mobile, const CachedRow* cached) {
-  if (cached == nullptr) return carrier_once_per_statement(client_, memo_, s_, mobile, cancel_);
-  if (cached->code != 0) {
-    Error e = vendor_error(Endpoint::Carrier, cached->code, "", mobile);
-    e.detail = "qxt_lookups holds the vendor's code " + std::to_string(cached->code) +
+CarrierRecord answer_from_cached(std::string_view mobile, const CachedRow& cached) {
+  if (cached.code != 0) {
+    Error e = vendor_error(Endpoint::Carrier, cached.code, "", mobile);
+    e.detail = "qxt_lookups holds the vendor's code " + std::to_string(cached.code) +
                " for this number, younger than qxt.cache_max_age; nothing was sent.";
     throw QxtError(e);
   }
   CarrierRecord r;
-  r.res = cached->res;
+  r.res = cached.res;
   r.mobile = std::string(mobile);
-  r.area = cached->area;
-  r.init_isp = cached->init_isp;
-  r.now_isp = cached->now_isp;
+  r.area = cached.area;
+  r.init_isp = cached.init_isp;
+  r.now_isp = cached.now_isp;
   return r;
+}
+
+CarrierRecord LookupService::carrier(std::string_view mobile, const CachedRow* cached) {
+  if (cached == nullptr) return carrier_once_per_statement(client_, memo_, s_, mobile, cancel_);
+  return answer_from_cached(mobile, *cached);
 }
 
 void LookupService::carrier_batch(const std::uint64_t* keys, std::size_t n,

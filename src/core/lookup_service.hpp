@@ -49,6 +49,12 @@ class KnownAnswers {
   std::unordered_map<std::uint64_t, const CachedRow*> rows_;
 };
 
+// The answer a cached row gives for `mobile`: its record, or (a failure
+// code younger than qxt.cache_max_age) the vendor's error, raised without
+// sending anything.  Needs no settings, key or client: a cache hit builds
+// none of them.
+CarrierRecord answer_from_cached(std::string_view mobile, const CachedRow& cached);
+
 class LookupService {
  public:
   // `memo` is this statement's, entered for `s` (the glue's qxt_memo_for).

@@ -24,6 +24,7 @@ Datum qxt_carrier(PG_FUNCTION_ARGS) {
   const std::string_view arg = qxt_text_view(PG_GETARG_TEXT_PP(0));
   char digits[qxt::kMobileDigits];
   qxt_mobile_digits(arg, digits);
+  const std::string_view mobile(digits, qxt::kMobileDigits);
   qxt_refuse_parallel_worker("qxt_carrier");
   qxt_require_vendor_encoding();
 
@@ -35,15 +36,17 @@ Datum qxt_carrier(PG_FUNCTION_ARGS) {
 
   QxtGucSnapshot g = qxt_guc_snapshot();
   QxtStatement stmt = qxt_current_statement();
-  uint64 key = qxt::mobile_to_key(std::string_view(digits, qxt::kMobileDigits));
+  uint64 key = qxt::mobile_to_key(mobile);
   QxtCachedRow* cached = nullptr;
   int ncached = qxt_cache_fetch(&key, 1, g.cache_max_age_s, &cached);
   QxtFailure failure;
-  qxt_run_core(&failure, g, [&](const qxt::Settings& s) {
-    qxt::LookupService svc(qxt_session_client(), qxt_memo_for(stmt, s), s, qxt_cancel_requested);
-    g_single = svc.carrier(std::string_view(digits, qxt::kMobileDigits),
-                           ncached == 1 ? cached : nullptr);
-  });
+  if (ncached == 1)  // a cache hit needs no key, client or memo
+    qxt_run_core(&failure, [&] { g_single = qxt::answer_from_cached(mobile, *cached); });
+  else
+    qxt_run_core(&failure, g, [&](const qxt::Settings& s) {
+      qxt::LookupService svc(qxt_session_client(), qxt_memo_for(stmt, s), s, qxt_cancel_requested);
+      g_single = svc.carrier(mobile, nullptr);
+    });
   qxt_failure_raise(&failure);
 
   Datum values[kNatts];
