@@ -97,9 +97,11 @@ fi
 # 3. the files on disk are the package's
 owned=1
 for f in "$SO" "$CONTROL" \
+         "$SHAREDIR/extension/qxt_portability--1.2.sql" \
          "$SHAREDIR/extension/qxt_portability--1.1.sql" \
          "$SHAREDIR/extension/qxt_portability--1.0.sql" \
-         "$SHAREDIR/extension/qxt_portability--1.0--1.1.sql"; do
+         "$SHAREDIR/extension/qxt_portability--1.0--1.1.sql" \
+         "$SHAREDIR/extension/qxt_portability--1.1--1.2.sql"; do
     owner="$(dpkg-query -S "$f" 2>/dev/null | cut -d: -f1)"
     if [ ! -f "$f" ] || [ "$owner" != "$PKG" ]; then
         warn "package: $f ${owner:+belongs to $owner}${owner:-is not from any package}"
