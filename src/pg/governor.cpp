@@ -190,6 +190,7 @@ QxtStatEndpoint stat_endpoint(qxt::Endpoint ep) {
 }
 
 std::string num(int64_t v) { return std::to_string(v); }
+std::string numbers(int64_t v) { return num(v) + (v == 1 ? " number" : " numbers"); }
 
 class QxtGate final : public qxt::Gate {
  public:
@@ -287,8 +288,8 @@ class QxtGate final : public qxt::Gate {
           qxt::ErrorKind::StatementBudget,
           "qxt.statement_budget reached: this statement may send " + num(p_.statement_budget) +
               " numbers for paid lookups",
-          "It has sent " + num(g_statement.spent) + "; the next request carries " + num(n) +
-              " numbers and was not sent. Nothing beyond the budget was sent or charged.",
+          "It has sent " + num(g_statement.spent) + "; the next request carries " + numbers(n) +
+              " and was not sent. Nothing beyond the budget was sent or charged.",
           "Spent by this statement: " + num(g_statement.spent) + " of " +
               num(p_.statement_budget) +
               " numbers. Look up fewer numbers per statement (a smaller qxt.batch_size lets a "
@@ -337,8 +338,8 @@ class QxtGate final : public qxt::Gate {
             "qxt.daily_budget reached: role \"" + std::string(p_.role_name) + "\" may send " +
                 num(p_.daily_budget) + " numbers for paid lookups per day",
             "Today (" + num(p_.day) + ", server time zone) it has sent " + num(spent) +
-                "; the next request carries " + num(n) +
-                " numbers and was not sent. Nothing beyond the budget was sent or charged.",
+                "; the next request carries " + numbers(n) +
+                " and was not sent. Nothing beyond the budget was sent or charged.",
             "Spent today by \"" + std::string(p_.role_name) + "\": " + num(spent) + " of " +
                 num(p_.daily_budget) +
                 " numbers. The count starts again at midnight (log_timezone); a superuser can "
