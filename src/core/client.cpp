@@ -103,7 +103,9 @@ template <typename Accept>
 void run_one(HttpPool& pool, const Settings& s, const KeyMask& mask, Endpoint ep,
              std::string body, const char* content_type, CancelCheck cancel, Accept accept) {
   std::optional<Error> failure;
-  auto make = [&](std::size_t) { return HttpRequest{endpoint_path(ep), body, content_type}; };
+  auto make = [&](std::size_t) {
+    return HttpRequest{endpoint_path(ep), body, content_type, ep, ep == Endpoint::Balance ? 0u : 1u};
+  };
   auto on_result = [&](std::size_t, Transfer& t, bool final_attempt) {
     mask.apply(t.body);
     mask.apply(t.content_type);
@@ -123,6 +125,7 @@ void run_one(HttpPool& pool, const Settings& s, const KeyMask& mask, Endpoint ep
   RunStatus st = pool.run(s.http, 1, make, on_result, cancel);
   if (st == RunStatus::Cancelled) throw_cancelled();
   if (failure) throw QxtError(*failure);
+  if (const Error* refused = pool.refusal()) throw QxtError(*refused);
 }
 
 void require_key(const Settings& s) {
@@ -325,6 +328,7 @@ CarrierRecord Client::carrier_masked(const Settings& s, const KeyMask& mask,
             }
             r.mobile.assign(mobile.data(), mobile.size());
             result = std::move(r);
+            if (s.http.gate != nullptr) s.http.gate->paid(Endpoint::Carrier, 1);
             return true;
           });
   return result;
@@ -385,7 +389,7 @@ void Client::batch_masked(const Settings& s, const KeyMask& mask, BatchJob& job,
   auto make = [&](std::size_t chunk) {
     return HttpRequest{endpoint_path(Endpoint::CarrierBatch),
                        batch_body(s.apikey, job.chunk_keys(chunk), job.chunk_size(chunk)),
-                       kJson};
+                       kJson, Endpoint::CarrierBatch, job.chunk_size(chunk)};
   };
   // Stops the job.  An account-level refusal is what the user must act on
   // (and what makes a rerun pointless), so it wins over any other failure.
@@ -433,6 +437,11 @@ void Client::batch_masked(const Settings& s, const KeyMask& mask, BatchJob& job,
     } catch (const QxtError& e) {
       v = fail(e.error());
     }
+    if (s.http.gate != nullptr) {
+      std::size_t successes = 0;
+      for (const CarrierRecord& item : r.items) successes += item.code == 0 ? 1 : 0;
+      s.http.gate->paid(Endpoint::CarrierBatch, successes);
+    }
     if (r.unreadable > 0) {
       Error e = explained(r.first_unreadable, t, s.http, Endpoint::CarrierBatch);
       e.detail += " " + std::to_string(r.unreadable) + " of the answer's " +
@@ -463,7 +472,12 @@ void Client::batch_masked(const Settings& s, const KeyMask& mask, BatchJob& job,
     rep.drain_ms = drain.drain_ms_used;
   }
   if (st == RunStatus::Cancelled) throw_cancelled();
-  if (failure) throw QxtError(*failure);
+  // An account-level refusal first (what the user must act on); then a
+  // spending limit the gate held to (why the batch stopped); then any other.
+  const Error* refused = pool_.refusal();
+  if (failure && (refused == nullptr || is_account_level(failure->vendor_code)))
+    throw QxtError(*failure);
+  if (refused != nullptr) throw QxtError(*refused);
 }
 
 }  // namespace qxt

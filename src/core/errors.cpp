@@ -24,6 +24,9 @@ const char* sqlstate_of(ErrorKind kind) {
     case ErrorKind::BadResponse: return "QX103";
     case ErrorKind::ResponseTooLarge: return "QX104";
     case ErrorKind::BatchMismatch: return "QX105";
+    case ErrorKind::StatementBudget: return "QX201";
+    case ErrorKind::DailyBudget: return "QX202";
+    case ErrorKind::NotPreloaded: return "55000";
     case ErrorKind::Cancelled: return "57014";
     case ErrorKind::Internal: return "XX000";
   }

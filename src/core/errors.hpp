@@ -35,6 +35,9 @@ enum class ErrorKind {
   BadResponse,        // QX103  not JSON, or not the documented shape
   ResponseTooLarge,   // QX104  body over the response size cap
   BatchMismatch,      // QX105  batch answer does not match the request
+  StatementBudget,    // QX201  qxt.statement_budget would be exceeded (nothing sent)
+  DailyBudget,        // QX202  qxt.daily_budget would be exceeded (nothing sent)
+  NotPreloaded,       // 55000  a setting that needs shared_preload_libraries
   Cancelled,          // 57014  (the glue raises PostgreSQL's own instead)
   Internal,           // XX000  a bug of ours
 };

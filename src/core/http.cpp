@@ -14,6 +14,7 @@
 #include <deque>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <vector>
 
 #include "errors.hpp"
@@ -29,6 +30,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr long kPollStepMs = 10;  // how often a cancel is looked at
+constexpr long kGatePollMs = 2;   // how often a request waiting for the gate asks again
 
 void global_init_once() {
   static std::once_flag once;
@@ -151,6 +153,9 @@ struct Slot {
   int prereq_calls = 0;        // times libcurl was about to send the request
   bool resend_refused = false; // libcurl wanted to send it a second time
   bool fd_refused = false;     // the budget refused a descriptor
+  GateRequest gate_req;        // what the gate admitted (when gated)
+  bool gated = false;          // the gate counts this attempt in flight
+  Clock::time_point started_at;
   long reserved = 0;           // resolver reservation held (descriptors)
   curl_slist* headers = nullptr;
   char errbuf[CURL_ERROR_SIZE];
@@ -312,6 +317,8 @@ struct HttpPool::Impl : PoolState {
   CURLM* multi = nullptr;
   std::vector<Slot*> slots;
   unsigned rng = 0x9e3779b9u;
+  Gate* gate = nullptr;           // the current run's
+  std::optional<Error> refusal;   // the gate's refusal in the current run
 
   explicit Impl(SocketBudget b);
   ~Impl();
@@ -324,7 +331,8 @@ struct HttpPool::Impl : PoolState {
   }
 
   void ensure_slots(std::size_t n);
-  void start(Slot* s, const HttpConfig& cfg, std::size_t index, int attempt, HttpRequest req);
+  void start(Slot* s, const HttpConfig& cfg, std::size_t index, int attempt, HttpRequest req,
+             const GateRequest* admitted);
   void finish(Slot* s, CURLcode rc);
   void abandon(Slot* s);
   void abandon_all();
@@ -375,8 +383,11 @@ void HttpPool::Impl::ensure_slots(std::size_t n) {
 }
 
 void HttpPool::Impl::start(Slot* s, const HttpConfig& cfg, std::size_t index, int attempt,
-                           HttpRequest req) {
+                           HttpRequest req, const GateRequest* admitted) {
   CURL* e = s->easy;
+  s->gated = false;
+  if (admitted != nullptr) s->gate_req = *admitted;
+  s->started_at = Clock::now();
   curl_easy_reset(e);  // keeps the connection cache, which the multi owns
   s->index = index;
   s->attempt = attempt;
@@ -439,9 +450,15 @@ void HttpPool::Impl::start(Slot* s, const HttpConfig& cfg, std::size_t index, in
   setopt(e, CURLOPT_PROXY, cfg.proxy.c_str());
   setopt(e, CURLOPT_PRIVATE, static_cast<void*>(s));
   CURLMcode mc = curl_multi_add_handle(multi, e);
-  if (mc != CURLM_OK)
+  if (mc != CURLM_OK) {
+    if (admitted != nullptr && gate != nullptr) {
+      GateRequest r = *admitted;
+      gate->abandoned(r, false);
+    }
     throw QxtError(make_error(ErrorKind::Internal, "could not start a transfer",
                               curl_multi_strerror(mc)));
+  }
+  s->gated = admitted != nullptr;
   s->busy = true;
 }
 
@@ -487,6 +504,8 @@ void HttpPool::Impl::finish(Slot* s, CURLcode rc) {
 
 void HttpPool::Impl::abandon(Slot* s) {
   if (!s->busy) return;
+  if (s->gated && gate != nullptr) gate->abandoned(s->gate_req, s->prereq_calls > 0);
+  s->gated = false;
   // Removing an unfinished transfer closes its connection, so a half-read
   // answer is never mistaken for the next one.
   curl_multi_remove_handle(multi, s->easy);
@@ -503,6 +522,7 @@ HttpPool::HttpPool(SocketBudget budget) : impl_(new Impl(budget)) {}
 HttpPool::~HttpPool() = default;
 
 long HttpPool::connections_opened() const { return impl_->connections; }
+const Error* HttpPool::refusal() const { return impl_->refusal ? &*impl_->refusal : nullptr; }
 long HttpPool::budget_held() const { return impl_->held; }
 
 RunStatus HttpPool::run(const HttpConfig& cfg, std::size_t n,
@@ -524,16 +544,33 @@ RunStatus HttpPool::run(const HttpConfig& cfg, std::size_t n,
   rep = DrainReport();
   const std::size_t width = static_cast<std::size_t>(std::max(1, cfg.concurrency));
   m.ensure_slots(width);
+  m.gate = cfg.gate;
+  m.refusal.reset();
 
-  struct Guard {  // abandons live transfers if a callback throws
+  // The next request to start, built once and kept while the gate says Wait.
+  struct Pending {
+    std::size_t index;
+    int attempt;
+    HttpRequest request;
+    GateRequest gate_req;
+  };
+  std::optional<Pending> waiting;
+
+  struct Guard {  // abandons live transfers if a callback throws; ends a wait
     Impl& m;
-    ~Guard() { m.abandon_all(); }
-  } guard{m};
+    std::optional<Pending>& waiting;
+    ~Guard() {
+      m.abandon_all();
+      if (waiting && m.gate != nullptr) m.gate->stop_waiting(waiting->gate_req);
+      m.gate = nullptr;
+    }
+  } guard{m, waiting};
 
   struct PendingRetry {
     std::size_t index;
     int attempt;
     Clock::time_point ready_at;
+    GateRequest gate_req;
   };
   std::deque<PendingRetry> retries;
   std::size_t next = 0;
@@ -569,6 +606,8 @@ RunStatus HttpPool::run(const HttpConfig& cfg, std::size_t n,
       draining = true;
       stopping = true;
       retries.clear();
+      if (waiting && m.gate != nullptr) m.gate->stop_waiting(waiting->gate_req);
+      waiting.reset();
       deadline = cancelled_at + std::chrono::milliseconds(policy.drain_ms);
     }
     if (draining) {
@@ -586,27 +625,68 @@ RunStatus HttpPool::run(const HttpConfig& cfg, std::size_t n,
       }
     }
 
-    // Fill free slots: due retries first, then new requests in order.
+    // Fill free slots: due retries first, then new requests in order; each
+    // one passes the gate first (a request it holds back waits, built, in
+    // `waiting`, and nothing behind it starts before it).
+    if (stopping && waiting) {  // a request held back by the gate is dropped
+      if (m.gate != nullptr) m.gate->stop_waiting(waiting->gate_req);
+      waiting.reset();
+    }
     auto now = Clock::now();
     std::size_t active = 0;
+    bool gate_wait = false;
     for (std::size_t i = 0; i < width; ++i) {
       Slot* s = m.slots[i];
       if (s->busy) {
         ++active;
         continue;
       }
-      if (!stopping && !retries.empty() && retries.front().ready_at <= now) {
-        PendingRetry r = retries.front();
-        retries.pop_front();
-        m.start(s, cfg, r.index, r.attempt, make(r.index));
+      if (stopping || gate_wait) continue;
+      if (!waiting) {
+        if (!retries.empty() && retries.front().ready_at <= now) {
+          PendingRetry r = retries.front();
+          retries.pop_front();
+          HttpRequest req = make(r.index);
+          waiting = Pending{r.index, r.attempt, std::move(req), r.gate_req};
+        } else if (next < n) {
+          std::size_t idx = next++;
+          HttpRequest req = make(idx);
+          GateRequest g;
+          g.endpoint = req.endpoint;
+          g.numbers = req.numbers;
+          waiting = Pending{idx, 0, std::move(req), g};
+        } else {
+          continue;
+        }
+      }
+      if (m.gate == nullptr) {
+        Pending p = std::move(*waiting);
+        waiting.reset();
+        m.start(s, cfg, p.index, p.attempt, std::move(p.request), nullptr);
         ++active;
-      } else if (!stopping && next < n) {
-        std::size_t idx = next++;
-        m.start(s, cfg, idx, 0, make(idx));
-        ++active;
+        continue;
+      }
+      waiting->gate_req.attempt = waiting->attempt;
+      Error why;
+      switch (m.gate->admit(waiting->gate_req, &why)) {
+        case Admission::Go: {
+          Pending p = std::move(*waiting);
+          waiting.reset();
+          m.start(s, cfg, p.index, p.attempt, std::move(p.request), &p.gate_req);
+          ++active;
+          break;
+        }
+        case Admission::Wait:
+          gate_wait = true;
+          break;
+        case Admission::Refuse:
+          m.refusal = std::move(why);
+          waiting.reset();
+          stopping = true;
+          break;
       }
     }
-    if (active == 0 && (stopping || (retries.empty() && next >= n))) {
+    if (active == 0 && !waiting && (stopping || (retries.empty() && next >= n))) {
       if (draining) {
         rep.drain_ms_used = ms_since(cancelled_at);
         return RunStatus::Cancelled;
@@ -635,10 +715,33 @@ RunStatus HttpPool::run(const HttpConfig& cfg, std::size_t n,
       m.finish(s, rc);
       if (draining) ++rep.finished;
       bool final_attempt = s->attempt >= cfg.max_retries;
-      Verdict v = on_result(s->index, s->transfer, final_attempt);
+      const bool gated = s->gated;
+      s->gated = false;
+      Verdict v;
+      try {
+        v = on_result(s->index, s->transfer, final_attempt);
+      } catch (...) {
+        if (gated && m.gate != nullptr) m.gate->abandoned(s->gate_req, true);
+        throw;
+      }
+      if (gated && m.gate != nullptr) {
+        const Transfer& t = s->transfer;
+        GateOutcome o;
+        o.latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - s->started_at).count();
+        o.reached = t.may_have_reached_vendor;
+        o.ok = v == Verdict::Done;
+        // "Not now" from the vendor: HTTP 429/503, or a 200 answer the
+        // caller wants retried (vendor code -8).
+        o.throttled = t.failure == TransportFailure::None &&
+                      (t.http_status == 429 || t.http_status == 503 ||
+                       (t.http_status == 200 && v == Verdict::Retry));
+        o.retry_after_s = t.retry_after_s;
+        m.gate->ended(s->gate_req, o);
+      }
       if (v == Verdict::Retry && !final_attempt && !stopping) {
         long wait = backoff_ms(s->attempt + 1, s->transfer.retry_after_s, m.next_random());
-        PendingRetry r{s->index, s->attempt + 1, Clock::now() + std::chrono::milliseconds(wait)};
+        PendingRetry r{s->index, s->attempt + 1, Clock::now() + std::chrono::milliseconds(wait),
+                       s->gate_req};
         auto pos = std::find_if(retries.begin(), retries.end(), [&](const PendingRetry& p) {
           return p.ready_at > r.ready_at;
         });
@@ -651,7 +754,9 @@ RunStatus HttpPool::run(const HttpConfig& cfg, std::size_t n,
     }
 
     long wait_ms = kPollStepMs;
-    if (running == 0 && !retries.empty()) {
+    if (gate_wait) {
+      wait_ms = kGatePollMs;
+    } else if (running == 0 && !retries.empty()) {
       auto until = std::chrono::duration_cast<std::chrono::milliseconds>(
                        retries.front().ready_at - Clock::now())
                        .count();

@@ -26,6 +26,9 @@
 #include <memory>
 #include <string>
 
+#include "errors.hpp"
+#include "gate.hpp"
+
 namespace qxt {
 
 struct HttpConfig {
@@ -39,12 +42,16 @@ struct HttpConfig {
   int max_retries = 2;          // further attempts after the first
   int concurrency = 1;          // requests in flight at once
   bool reuse_connections = true;  // keep-alive across requests and calls
+  Gate* gate = nullptr;         // asked before every attempt (gate.hpp); null: none
 };
 
 struct HttpRequest {
   std::string path;          // appended to base_url, e.g. "/carrier"
   std::string body;          // POST body (never put the key in the URL)
   const char* content_type;  // e.g. "application/json"
+  // For the gate: what the request is and how many numbers it carries.
+  Endpoint endpoint = Endpoint::Carrier;
+  std::size_t numbers = 0;
 };
 
 // The embedding program's file-descriptor budget (PostgreSQL: AcquireExternalFD
@@ -178,6 +185,10 @@ class HttpPool {
                 const std::function<HttpRequest(std::size_t)>& make,
                 const std::function<Verdict(std::size_t, Transfer&, bool)>& on_result,
                 const CancelPolicy& policy, DrainReport* report = nullptr);
+
+  // Why the gate refused a request in the last run (nullptr when it did
+  // not): that run started nothing after it and returned Stopped.
+  const Error* refusal() const;
 
   // Sockets opened since this pool was created (for tests/benchmarks).
   long connections_opened() const;

@@ -32,6 +32,7 @@ bool KnownAnswers::operator()(std::uint64_t key, KnownAnswer& out) const {
   if (memo_ != nullptr) {
     if (const CarrierRecord* r = memo_->find(key)) {
       fill(out, r->code, r->res, r->area, r->init_isp, r->now_isp);
+      ++memo_hits_;
       return true;
     }
   }
@@ -39,6 +40,7 @@ bool KnownAnswers::operator()(std::uint64_t key, KnownAnswer& out) const {
   if (it == rows_.end()) return false;
   const CachedRow& r = *it->second;
   fill(out, r.code, r.res, r.area, r.init_isp, r.now_isp);
+  ++cache_hits_;
   return true;
 }
 
@@ -60,6 +62,7 @@ CarrierRecord answer_from_cached(std::string_view mobile, const CachedRow& cache
 
 CarrierRecord LookupService::carrier(std::string_view mobile, const CachedRow* cached) {
   if (cached == nullptr) return carrier_once_per_statement(client_, memo_, s_, mobile, cancel_);
+  if (s_.http.gate != nullptr) s_.http.gate->known(Endpoint::Carrier, 0, 1);
   return answer_from_cached(mobile, *cached);
 }
 
@@ -74,6 +77,8 @@ void LookupService::carrier_batch(const std::uint64_t* keys, std::size_t n,
       keys, n, s_.batch_size, known.empty() ? BatchJob::Known() : BatchJob::Known(std::cref(known)));
   BatchJob& job = *owned;
   adopt(owned.release());
+  if (s_.http.gate != nullptr)
+    s_.http.gate->known(Endpoint::CarrierBatch, known.memo_hits(), known.cache_hits());
   try {
     client_.batch(s_, job, cancel_);
   } catch (...) {
@@ -128,6 +133,7 @@ CarrierRecord carrier_once_per_statement(Client& client, StatementMemo& memo,
                                          CancelCheck cancel) {
   const std::uint64_t key = mobile_to_key(mobile);
   if (const CarrierRecord* hit = memo.find(key)) {
+    if (s.http.gate != nullptr) s.http.gate->known(Endpoint::Carrier, 1, 0);
     if (hit->code != 0)
       throw QxtError(vendor_error(Endpoint::Carrier, hit->code, hit->reason, mobile));
     return *hit;

@@ -43,9 +43,14 @@ class KnownAnswers {
   KnownAnswers(const StatementMemo* memo, const CachedRow* rows, std::size_t nrows);
   bool operator()(std::uint64_t key, KnownAnswer& out) const;
   bool empty() const { return memo_ == nullptr && rows_.empty(); }
+  // Numbers answered so far from the memo, and from the rows.
+  std::size_t memo_hits() const { return memo_hits_; }
+  std::size_t cache_hits() const { return cache_hits_; }
 
  private:
   const StatementMemo* memo_;
+  mutable std::size_t memo_hits_ = 0;
+  mutable std::size_t cache_hits_ = 0;
   std::unordered_map<std::uint64_t, const CachedRow*> rows_;
 };
 

@@ -71,6 +71,32 @@ void qxt_guc_init(void) {
       "Off by default: every call is a live, paid lookup. The functions only read "
       "qxt_lookups (the caller needs SELECT on it); qxt_refresh fills it.",
       &qxt_gucs.cache_max_age_s, -1, -1, INT_MAX, PGC_USERSET, GUC_UNIT_S, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable(
+      "qxt.max_inflight",
+      "Requests to the vendor in flight at once across all backends, per vendor account.",
+      "Needs qxt_portability in shared_preload_libraries; without it each backend only "
+      "keeps to its own qxt.batch_concurrency.",
+      &qxt_gucs.max_inflight, 16, 1, 1024, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable(
+      "qxt.max_requests_per_s",
+      "Requests to the vendor started per second across all backends, per vendor account "
+      "(0: unlimited).",
+      "Needs qxt_portability in shared_preload_libraries. Requests are spaced evenly, "
+      "1/N second apart.",
+      &qxt_gucs.max_requests_per_s, 0, 0, 100000, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable(
+      "qxt.statement_budget",
+      "Most numbers one statement may send for paid lookups (-1: unlimited).",
+      "A request that would go past it is not sent and the statement fails with QX201. "
+      "Superuser-set: give each role its own with ALTER ROLE ... SET.",
+      &qxt_gucs.statement_budget, -1, -1, INT_MAX, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable(
+      "qxt.daily_budget",
+      "Most numbers a role may send for paid lookups per day, across its sessions (-1: unlimited).",
+      "Counted per session user and day (log_timezone) in shared memory: needs "
+      "qxt_portability in shared_preload_libraries, and paid lookups refuse without it. "
+      "A request that would go past it fails with QX202.",
+      &qxt_gucs.daily_budget, -1, -1, INT_MAX, PGC_SUSET, 0, nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("qxt");
 }
 
@@ -82,6 +108,7 @@ QxtGucSnapshot qxt_guc_snapshot(void) {
   // where the backend's teardown is registered (session.cpp).
   g.apikey = qxt_apikey();
   qxt_session_attach();
+  g.gate = qxt_gate_params(g.apikey);
   return g;
 }
 

@@ -4,6 +4,7 @@
 // decided in the service, not here.
 #include "convert.hpp"
 #include "qxt_pg.hpp"
+#include "stats.hpp"
 
 extern "C" {
 PG_FUNCTION_INFO_V1(qxt_carrier);
@@ -40,7 +41,12 @@ Datum qxt_carrier(PG_FUNCTION_ARGS) {
   QxtCachedRow* cached = nullptr;
   int ncached = qxt_cache_fetch(&key, 1, g.cache_max_age_s, &cached);
   QxtFailure failure;
-  if (ncached == 1)  // a cache hit needs no key, client or memo
+  if (ncached == 1) {  // a cache hit needs no key, client or memo
+    QxtStatDelta hit;
+    hit.cache_hits = 1;
+    qxt_stats_add(QxtStatEndpoint::Carrier, hit);
+  }
+  if (ncached == 1)
     qxt_run_core(&failure, [&] { g_single = qxt::answer_from_cached(mobile, *cached); });
   else
     qxt_run_core(&failure, g, [&](const qxt::Settings& s) {

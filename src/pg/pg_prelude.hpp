@@ -5,12 +5,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <unordered_map>
 
 #include "batch.hpp"
 #include "client.hpp"
 #include "errors.hpp"
+#include "gate.hpp"
 #include "lookup_service.hpp"
 #include "memo.hpp"
 #include "normalize.hpp"

@@ -20,13 +20,40 @@ struct QxtGucs {
   bool reuse_connections = true;
   int progress_interval_ms = 5000;
   int cache_max_age_s = -1;  // -1: off
+  int max_inflight = 16;        // governor (preload only), per vendor account
+  int max_requests_per_s = 0;   // governor token bucket; 0: unlimited
+  int statement_budget = -1;    // numbers per statement unit; -1: unlimited
+  int daily_budget = -1;        // numbers per role per day (preload only); -1: unlimited
 };
 extern QxtGucs qxt_gucs;
+
+/* in governor.cpp */
+// What the gate of one core call needs, read before it (plain data).
+struct QxtGateParams {
+  int max_inflight = 16;
+  int max_requests_per_s = 0;
+  int statement_budget = -1;
+  int daily_budget = -1;
+  int64_t statement_start = 0;  // the statement unit (qxt_current_statement)
+  uint32_t statement_lxid = 0;
+  Oid role = InvalidOid;        // session user: whose daily budget
+  char role_name[NAMEDATALEN] = {0};
+  int32 day = 0;                // yyyymmdd in log_timezone (daily budget only)
+  uint64_t account_fp = 0;      // fingerprint of the key
+};
+// From _PG_init: shared memory and hooks, when preloaded.
+void qxt_governor_init(void);
+bool qxt_governor_active(void);
+// PostgreSQL part: the settings, statement, role and day for a gate.
+QxtGateParams qxt_gate_params(const char* apikey);
+// C++ part: the gate of one core call (gate.hpp).
+std::unique_ptr<qxt::Gate> qxt_make_gate(const QxtGateParams& p);
 void qxt_guc_init(void);
 // What an entry point's core calls run with, read once before them (plain
 // data): the settings, and the key in use, not copied (qxt_apikey()).
 struct QxtGucSnapshot : QxtGucs {
   const char* apikey = "";  // never NULL ("" when unset)
+  QxtGateParams gate;       // spending limits and governor (governor.cpp)
 };
 // PostgreSQL part: raises when the key is misconfigured (qxt_apikey()).
 QxtGucSnapshot qxt_guc_snapshot(void);
@@ -111,8 +138,11 @@ QxtOwnedJob* qxt_owned_job(MemoryContext cxt);
 template <typename Body>
 inline void qxt_run_core(QxtFailure* f, const QxtGucSnapshot& g, Body&& body) noexcept {
   qxt_run_core(f, [&] {
-    const qxt::Settings s = qxt_core_settings(g);
-    body(s);
+    const std::unique_ptr<qxt::Gate> gate = qxt_make_gate(g.gate);
+    qxt::Settings s = qxt_core_settings(g);
+    s.http.gate = gate.get();
+    const qxt::Settings& cs = s;
+    body(cs);
   });
 }
 

@@ -21,7 +21,8 @@ const std::vector<ErrorKind> kAllKinds = {
     ErrorKind::TlsFailure,       ErrorKind::ConnectionLost,  ErrorKind::Timeout,
     ErrorKind::HttpStatus,       ErrorKind::BadResponse,     ErrorKind::ResponseTooLarge,
     ErrorKind::BatchMismatch,    ErrorKind::Cancelled,       ErrorKind::Internal,
-    ErrorKind::ResourceExhausted,
+    ErrorKind::ResourceExhausted, ErrorKind::StatementBudget, ErrorKind::DailyBudget,
+    ErrorKind::NotPreloaded,
 };
 
 const std::vector<Endpoint> kEndpoints = {Endpoint::Carrier, Endpoint::CarrierBatch,
@@ -57,6 +58,9 @@ TEST(SqlState, ExactTable) {
   EXPECT_STREQ(qxt::sqlstate_of(ErrorKind::BatchMismatch), "QX105");
   EXPECT_STREQ(qxt::sqlstate_of(ErrorKind::Cancelled), "57014");
   EXPECT_STREQ(qxt::sqlstate_of(ErrorKind::Internal), "XX000");
+  EXPECT_STREQ(qxt::sqlstate_of(ErrorKind::StatementBudget), "QX201");
+  EXPECT_STREQ(qxt::sqlstate_of(ErrorKind::DailyBudget), "QX202");
+  EXPECT_STREQ(qxt::sqlstate_of(ErrorKind::NotPreloaded), "55000");
 }
 
 TEST(SqlState, EveryKindIsWellFormed) {

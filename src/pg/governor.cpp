@@ -1,0 +1,509 @@
+// The gate of every request (gate.hpp): spending limits, the cluster-wide
+// governor and the usage statistics.
+//
+// With the library in shared_preload_libraries, one shared table per vendor
+// account (identified by a fingerprint of the key, never the key) holds the
+// requests in flight of every backend, a token bucket and a "hold" the
+// vendor's throttling sets for everyone; each backend's slot says how many
+// requests it holds and whether (and since when) it waits.  Without preload
+// there is no shared memory: each backend goes on alone, as before, and
+// qxt.daily_budget refuses (it cannot be kept).
+//
+// Everything here that the core calls (the Gate methods) runs inside the
+// C++ boundary: it takes a spinlock for a few dozen instructions and never
+// raises.  The PostgreSQL parts (settings, identity of the statement, the
+// day) are read before, into plain data (QxtGateParams).
+#include "qxt_pg.hpp"
+#include "stats.hpp"
+
+#include <time.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+
+extern "C" {
+#include "pgstat.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "utils/timestamp.h"
+#include "pgtime.h"
+}
+
+namespace {
+
+constexpr int kAccounts = 64;      // vendor keys governed at once
+constexpr int kDailyRoles = 1024;  // roles with a daily budget counted at once
+constexpr int64_t kStaleWaiterUs = 100 * 1000;  // a waiter silent this long is gone
+constexpr int64_t kMaxHoldUs = 5 * 1000 * 1000; // the longest shared back-off
+
+struct GovAccount {
+  uint64 fp;              // fingerprint of the key (0: free)
+  int inflight;           // requests in flight, every backend
+  uint64 tickets;         // last waiting ticket handed out
+  int64_t next_token_us;  // token bucket: the earliest start of the next request
+  int64_t hold_until_us;  // the vendor throttled: nobody starts before this
+  int streak;             // throttling answers in a row (doubles the hold)
+  int64_t last_used_us;
+};
+
+struct GovBackend {
+  int account;        // index of the account it holds or waits for; -1: none
+  int held;           // requests it has in flight
+  bool waiting;
+  uint64 ticket;      // its place in the queue while waiting
+  int64_t polled_us;  // when it last asked
+};
+
+struct GovDaily {
+  Oid role;     // InvalidOid: free
+  int32 day;    // yyyymmdd in log_timezone
+  int64 spent;  // numbers sent (or reserved for a request being sent) that day
+};
+
+struct GovShared {
+  slock_t mutex;
+  GovAccount accounts[kAccounts];
+  GovDaily daily[kDailyRoles];
+  int nbackends;
+  GovBackend backends[FLEXIBLE_ARRAY_MEMBER];
+};
+
+GovShared* g_gov = nullptr;
+shmem_request_hook_type prev_shmem_request = nullptr;
+shmem_startup_hook_type prev_shmem_startup = nullptr;
+int g_exit_pid = 0;
+
+// Spending of the current statement unit (backend-local).
+struct StatementSpend {
+  int64_t start = 0;
+  uint32_t lxid = 0;
+  int64_t spent = 0;
+} g_statement;
+
+Size gov_size(void) {
+  return add_size(offsetof(GovShared, backends),
+                  mul_size(static_cast<Size>(MaxBackends + 1), sizeof(GovBackend)));
+}
+
+void gov_shmem_request(void) {
+  if (prev_shmem_request) prev_shmem_request();
+  RequestAddinShmemSpace(gov_size());
+}
+
+void gov_shmem_startup(void) {
+  if (prev_shmem_startup) prev_shmem_startup();
+  bool found = false;
+  LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+  g_gov = static_cast<GovShared*>(ShmemInitStruct("qxt_portability governor", gov_size(), &found));
+  if (!found) {
+    std::memset(g_gov, 0, gov_size());
+    SpinLockInit(&g_gov->mutex);
+    g_gov->nbackends = MaxBackends + 1;
+    for (int i = 0; i < g_gov->nbackends; ++i) g_gov->backends[i].account = -1;
+  }
+  LWLockRelease(AddinShmemInitLock);
+}
+
+int64_t now_us() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+}
+
+GovBackend* my_slot() {
+  if (g_gov == nullptr || MyBackendId < 1 || MyBackendId >= g_gov->nbackends) return nullptr;
+  return &g_gov->backends[MyBackendId];
+}
+
+// At backend exit: whatever this backend still holds goes back.
+void gov_exit(int, Datum) {
+  GovBackend* me = my_slot();
+  if (me == nullptr) return;
+  SpinLockAcquire(&g_gov->mutex);
+  if (me->account >= 0 && me->held > 0) {
+    GovAccount& a = g_gov->accounts[me->account];
+    a.inflight = std::max(0, a.inflight - me->held);
+  }
+  me->account = -1;
+  me->held = 0;
+  me->waiting = false;
+  SpinLockRelease(&g_gov->mutex);
+}
+
+// Under the mutex: the account of `fp`, taking a free (or idle) entry for a
+// new one; -1 when every entry is busy with another key.
+int account_index(uint64 fp, int64_t now) {
+  int free_idx = -1;
+  int64_t oldest = INT64_MAX;
+  for (int i = 0; i < kAccounts; ++i) {
+    GovAccount& a = g_gov->accounts[i];
+    if (a.fp == fp) return i;
+    if (a.inflight == 0 && a.hold_until_us <= now && a.last_used_us < oldest) {
+      bool waited_on = false;
+      for (int b = 0; b < g_gov->nbackends && !waited_on; ++b)
+        waited_on = g_gov->backends[b].account == i &&
+                    (g_gov->backends[b].held > 0 || g_gov->backends[b].waiting);
+      if (!waited_on) {
+        oldest = a.last_used_us;
+        free_idx = i;
+      }
+    }
+  }
+  if (free_idx >= 0) {
+    GovAccount& a = g_gov->accounts[free_idx];
+    std::memset(&a, 0, sizeof a);
+    a.fp = fp;
+  }
+  return free_idx;
+}
+
+// Under the mutex: the day's counter of `role` (a new or stale entry taken);
+// nullptr when the table is full of other roles' counters of that day.
+GovDaily* daily_entry(Oid role, int32 day) {
+  GovDaily* take = nullptr;
+  for (GovDaily& d : g_gov->daily) {
+    if (d.role == role) {
+      if (d.day != day) {
+        d.day = day;
+        d.spent = 0;
+      }
+      return &d;
+    }
+    if (take == nullptr && (d.role == InvalidOid || d.day != day)) take = &d;
+  }
+  if (take != nullptr) {
+    take->role = role;
+    take->day = day;
+    take->spent = 0;
+  }
+  return take;
+}
+
+QxtStatEndpoint stat_endpoint(qxt::Endpoint ep) {
+  switch (ep) {
+    case qxt::Endpoint::Carrier: return QxtStatEndpoint::Carrier;
+    case qxt::Endpoint::CarrierBatch: return QxtStatEndpoint::CarrierBatch;
+    case qxt::Endpoint::Balance: return QxtStatEndpoint::Balance;
+  }
+  return QxtStatEndpoint::Carrier;
+}
+
+std::string num(int64_t v) { return std::to_string(v); }
+std::string numbers(int64_t v) { return num(v) + (v == 1 ? " number" : " numbers"); }
+
+class QxtGate final : public qxt::Gate {
+ public:
+  explicit QxtGate(const QxtGateParams& p) : p_(p) {}
+  ~QxtGate() override { end_wait(false); }
+
+  qxt::Admission admit(qxt::GateRequest& r, qxt::Error* why) noexcept override {
+    try {
+      if (r.endpoint != qxt::Endpoint::Balance && !r.budgeted && !reserve(r, why))
+        return qxt::Admission::Refuse;
+    } catch (...) {
+      *why = qxt::make_error(qxt::ErrorKind::Internal, "the spending limits could not be checked");
+      return qxt::Admission::Refuse;
+    }
+    if (g_gov == nullptr) return qxt::Admission::Go;
+    if (govern(r)) {
+      end_wait(true);
+      return qxt::Admission::Go;
+    }
+    if (!waiting_) {
+      waiting_ = true;
+      wait_since_ = now_us();
+      wait_ep_ = r.endpoint;
+      pgstat_report_wait_start(PG_WAIT_EXTENSION);
+    }
+    return qxt::Admission::Wait;
+  }
+
+  void ended(qxt::GateRequest& r, const qxt::GateOutcome& o) noexcept override {
+    release(o.throttled, o.ok, o.retry_after_s);
+    if (!o.reached) refund(r);
+    QxtStatDelta d;
+    if (o.reached) {
+      d.requests = 1;
+      d.numbers_sent = static_cast<int64_t>(r.numbers);
+      d.latency_ms = o.latency_ms;
+    }
+    d.errors = o.ok ? 0 : 1;
+    d.retries = r.attempt > 0 ? 1 : 0;
+    qxt_stats_add(stat_endpoint(r.endpoint), d);
+  }
+
+  void abandoned(qxt::GateRequest& r, bool reached) noexcept override {
+    release(false, false, -1);
+    if (!reached) refund(r);
+    QxtStatDelta d;
+    if (reached) {
+      d.requests = 1;
+      d.numbers_sent = static_cast<int64_t>(r.numbers);
+    }
+    d.errors = 1;
+    d.retries = r.attempt > 0 ? 1 : 0;
+    qxt_stats_add(stat_endpoint(r.endpoint), d);
+  }
+
+  void stop_waiting(qxt::GateRequest& r) noexcept override {
+    refund(r);
+    end_wait(true);
+    GovBackend* me = my_slot();
+    if (me != nullptr) {
+      SpinLockAcquire(&g_gov->mutex);
+      me->waiting = false;
+      if (me->held == 0) me->account = -1;
+      SpinLockRelease(&g_gov->mutex);
+    }
+  }
+
+  void paid(qxt::Endpoint ep, std::size_t n) noexcept override {
+    if (n == 0) return;
+    QxtStatDelta d;
+    d.numbers_paid = static_cast<int64_t>(n);
+    qxt_stats_add(stat_endpoint(ep), d);
+  }
+
+  void known(qxt::Endpoint ep, std::size_t memo_hits, std::size_t cache_hits) noexcept override {
+    if (memo_hits == 0 && cache_hits == 0) return;
+    QxtStatDelta d;
+    d.memo_hits = static_cast<int64_t>(memo_hits);
+    d.cache_hits = static_cast<int64_t>(cache_hits);
+    qxt_stats_add(stat_endpoint(ep), d);
+  }
+
+ private:
+  // The spending limits, before a paid request's first attempt (and again
+  // after an attempt that sent nothing gave its numbers back).
+  bool reserve(qxt::GateRequest& r, qxt::Error* why) {
+    const int64_t n = static_cast<int64_t>(r.numbers);
+    if (g_statement.start != p_.statement_start || g_statement.lxid != p_.statement_lxid) {
+      g_statement.start = p_.statement_start;
+      g_statement.lxid = p_.statement_lxid;
+      g_statement.spent = 0;
+    }
+    if (p_.statement_budget >= 0 && g_statement.spent + n > p_.statement_budget) {
+      *why = qxt::make_error(
+          qxt::ErrorKind::StatementBudget,
+          "qxt.statement_budget reached: this statement may send " + num(p_.statement_budget) +
+              " numbers for paid lookups",
+          "It has sent " + num(g_statement.spent) + "; the next request carries " + numbers(n) +
+              " and was not sent. Nothing beyond the budget was sent or charged.",
+          "Spent by this statement: " + num(g_statement.spent) + " of " +
+              num(p_.statement_budget) +
+              " numbers. Look up fewer numbers per statement (a smaller qxt.batch_size lets a "
+              "batch use the budget to its last number), or ask a superuser to raise "
+              "qxt.statement_budget for your role. qxt_refresh keeps what it paid and resumes "
+              "where it stopped.");
+      return false;
+    }
+    if (p_.daily_budget >= 0) {
+      if (g_gov == nullptr) {
+        *why = qxt::make_error(
+            qxt::ErrorKind::NotPreloaded,
+            "qxt.daily_budget is set, but it can be kept only with qxt_portability in "
+            "shared_preload_libraries",
+            "qxt.daily_budget = " + num(p_.daily_budget) +
+                ". The daily count is shared by every session of a role, in shared memory, "
+                "which exists only when the library is loaded at server start. Nothing was sent.",
+            "A superuser adds qxt_portability to shared_preload_libraries and restarts the "
+            "server, or resets qxt.daily_budget.");
+        return false;
+      }
+      int64_t spent = 0;
+      bool full = false, over = false;
+      SpinLockAcquire(&g_gov->mutex);
+      GovDaily* d = daily_entry(p_.role, p_.day);
+      if (d == nullptr) {
+        full = true;
+      } else if (d->spent + n > p_.daily_budget) {
+        over = true;
+        spent = d->spent;
+      } else {
+        d->spent += n;
+      }
+      SpinLockRelease(&g_gov->mutex);
+      if (full) {
+        *why = qxt::make_error(qxt::ErrorKind::DailyBudget,
+                               "the daily budgets of too many roles are being counted",
+                               "The shared table holds " + num(kDailyRoles) +
+                                   " roles' counts for today. Nothing was sent.",
+                               "Retry tomorrow, or give fewer roles a qxt.daily_budget.");
+        return false;
+      }
+      if (over) {
+        *why = qxt::make_error(
+            qxt::ErrorKind::DailyBudget,
+            "qxt.daily_budget reached: role \"" + std::string(p_.role_name) + "\" may send " +
+                num(p_.daily_budget) + " numbers for paid lookups per day",
+            "Today (" + num(p_.day) + ", server time zone) it has sent " + num(spent) +
+                "; the next request carries " + numbers(n) +
+                " and was not sent. Nothing beyond the budget was sent or charged.",
+            "Spent today by \"" + std::string(p_.role_name) + "\": " + num(spent) + " of " +
+                num(p_.daily_budget) +
+                " numbers. The count starts again at midnight (log_timezone); a superuser can "
+                "raise it with ALTER ROLE ... SET qxt.daily_budget. qxt_refresh keeps what it "
+                "paid and resumes where it stopped.");
+        return false;
+      }
+      daily_reserved_ = true;
+    }
+    g_statement.spent += n;
+    r.budgeted = true;
+    return true;
+  }
+
+  // Gives back the numbers of a request that sent nothing.
+  void refund(qxt::GateRequest& r) noexcept {
+    if (!r.budgeted) return;
+    r.budgeted = false;
+    const int64_t n = static_cast<int64_t>(r.numbers);
+    if (g_statement.start == p_.statement_start && g_statement.lxid == p_.statement_lxid)
+      g_statement.spent = std::max<int64_t>(0, g_statement.spent - n);
+    if (daily_reserved_ && g_gov != nullptr) {
+      SpinLockAcquire(&g_gov->mutex);
+      for (GovDaily& d : g_gov->daily)
+        if (d.role == p_.role && d.day == p_.day) d.spent = std::max<int64_t>(0, d.spent - n);
+      SpinLockRelease(&g_gov->mutex);
+    }
+  }
+
+  // The governor: true when the request may start now (and is counted in
+  // flight); otherwise this backend waits its turn.  Fair: among the
+  // backends waiting for the same account, the one holding fewest requests
+  // goes first, then the one waiting longest; so a single lookup is never
+  // queued behind all of a big batch.
+  bool govern(const qxt::GateRequest&) noexcept {
+    GovBackend* me = my_slot();
+    const int64_t now = now_us();
+    bool go = false;
+    SpinLockAcquire(&g_gov->mutex);
+    const int ai = account_index(p_.account_fp, now);
+    if (ai < 0) {  // every entry busy with other keys: not governed
+      SpinLockRelease(&g_gov->mutex);
+      return true;
+    }
+    GovAccount& a = g_gov->accounts[ai];
+    a.last_used_us = now;
+    if (me != nullptr) {
+      if (!me->waiting || me->account != ai) {
+        me->waiting = true;
+        me->ticket = ++a.tickets;
+      }
+      me->account = ai;
+      me->polled_us = now;
+    }
+    const int free_slots = p_.max_inflight - a.inflight;
+    if (free_slots > 0 && now >= a.hold_until_us &&
+        (p_.max_requests_per_s <= 0 || now >= a.next_token_us)) {
+      int ahead = 0;
+      if (me != nullptr) {
+        for (int b = 0; b < g_gov->nbackends; ++b) {
+          const GovBackend& o = g_gov->backends[b];
+          if (&o == me || !o.waiting || o.account != ai || now - o.polled_us > kStaleWaiterUs)
+            continue;
+          if (o.held < me->held || (o.held == me->held && o.ticket < me->ticket)) ++ahead;
+        }
+      }
+      // With a rate limit only one request starts per token.
+      go = ahead < (p_.max_requests_per_s > 0 ? 1 : free_slots);
+      if (go) {
+        ++a.inflight;
+        if (me != nullptr) {
+          ++me->held;
+          me->waiting = false;
+        }
+        if (p_.max_requests_per_s > 0)
+          a.next_token_us = std::max(a.next_token_us, now) + 1000000 / p_.max_requests_per_s;
+      }
+    }
+    SpinLockRelease(&g_gov->mutex);
+    if (go) account_ = ai;
+    return go;
+  }
+
+  // An admitted request ended: its slot goes back; a throttling answer
+  // holds every backend of the account back together.
+  void release(bool throttled, bool ok, long retry_after_s) noexcept {
+    if (g_gov == nullptr || account_ < 0) return;
+    GovBackend* me = my_slot();
+    const int64_t now = now_us();
+    SpinLockAcquire(&g_gov->mutex);
+    GovAccount& a = g_gov->accounts[account_];
+    a.inflight = std::max(0, a.inflight - 1);
+    if (me != nullptr && me->held > 0) {
+      --me->held;
+      if (me->held == 0 && !me->waiting) me->account = -1;
+    }
+    if (throttled) {
+      int64_t hold = std::min<int64_t>(200000LL << std::min(a.streak, 4), 3000000);
+      if (retry_after_s > 0) hold = std::max<int64_t>(hold, retry_after_s * 1000000);
+      hold = std::min(hold, kMaxHoldUs);
+      a.hold_until_us = std::max(a.hold_until_us, now + hold);
+      ++a.streak;
+    } else if (ok) {
+      a.streak = 0;
+    }
+    SpinLockRelease(&g_gov->mutex);
+  }
+
+  void end_wait(bool count) noexcept {
+    if (!waiting_) return;
+    waiting_ = false;
+    pgstat_report_wait_end();
+    if (!count) return;
+    QxtStatDelta d;
+    d.waits = 1;
+    d.wait_ms = static_cast<double>(now_us() - wait_since_) / 1000.0;
+    qxt_stats_add(stat_endpoint(wait_ep_), d);
+  }
+
+  QxtGateParams p_;
+  int account_ = -1;
+  bool waiting_ = false;
+  bool daily_reserved_ = false;
+  int64_t wait_since_ = 0;
+  qxt::Endpoint wait_ep_ = qxt::Endpoint::Carrier;
+};
+
+}  // namespace
+
+void qxt_governor_init(void) {
+  if (!process_shared_preload_libraries_in_progress) return;
+  prev_shmem_request = shmem_request_hook;
+  shmem_request_hook = gov_shmem_request;
+  prev_shmem_startup = shmem_startup_hook;
+  shmem_startup_hook = gov_shmem_startup;
+}
+
+bool qxt_governor_active(void) { return g_gov != nullptr; }
+
+QxtGateParams qxt_gate_params(const char* apikey) {
+  QxtGateParams p;
+  if (g_gov != nullptr && g_exit_pid != MyProcPid) {
+    before_shmem_exit(gov_exit, 0);
+    g_exit_pid = MyProcPid;
+  }
+  p.max_inflight = qxt_gucs.max_inflight;
+  p.max_requests_per_s = qxt_gucs.max_requests_per_s;
+  p.statement_budget = qxt_gucs.statement_budget;
+  p.daily_budget = qxt_gucs.daily_budget;
+  const QxtStatement st = qxt_current_statement();
+  p.statement_start = st.start;
+  p.statement_lxid = st.lxid;
+  p.role = GetSessionUserId();
+  if (p.daily_budget >= 0) {
+    const char* name = GetUserNameFromId(p.role, true);
+    snprintf(p.role_name, sizeof p.role_name, "%s", name ? name : "?");
+    pg_time_t t = timestamptz_to_time_t(GetCurrentTimestamp());
+    struct pg_tm* tm = pg_localtime(&t, log_timezone);
+    p.day = tm ? (tm->tm_year + 1900) * 10000 + (tm->tm_mon + 1) * 100 + tm->tm_mday : 0;
+  }
+  p.account_fp = qxt::fingerprint("", apikey ? apikey : "");
+  return p;
+}
+
+std::unique_ptr<qxt::Gate> qxt_make_gate(const QxtGateParams& p) {
+  return std::unique_ptr<qxt::Gate>(new QxtGate(p));
+}
