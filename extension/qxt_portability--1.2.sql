@@ -229,21 +229,19 @@ $qxt$;
 -- reader's rights).  qxt_stat_reset() is for superusers and whoever they
 -- grant EXECUTE to.  No column can hold the key.
 -- ---------------------------------------------------------------------------
-CREATE FUNCTION @extschema@.qxt_stat_rows(
-    OUT dbid pg_catalog.oid, OUT userid pg_catalog.oid, OUT endpoint pg_catalog.text,
-    OUT requests pg_catalog.int8, OUT numbers_sent pg_catalog.int8,
-    OUT numbers_paid pg_catalog.int8, OUT memo_hits pg_catalog.int8,
-    OUT cache_hits pg_catalog.int8, OUT errors pg_catalog.int8, OUT retries pg_catalog.int8,
-    OUT waits pg_catalog.int8, OUT wait_ms pg_catalog.float8, OUT p50_ms pg_catalog.float8,
-    OUT p95_ms pg_catalog.float8, OUT p99_ms pg_catalog.float8)
-RETURNS SETOF pg_catalog.record
+CREATE FUNCTION @extschema@.qxt_stat_rows()
+RETURNS TABLE(dbid pg_catalog.oid, userid pg_catalog.oid, endpoint pg_catalog.text,
+              requests pg_catalog.int8, numbers_sent pg_catalog.int8,
+              numbers_paid pg_catalog.int8, memo_hits pg_catalog.int8,
+              cache_hits pg_catalog.int8, errors pg_catalog.int8, retries pg_catalog.int8,
+              waits pg_catalog.int8, wait_ms pg_catalog.float8, p50_ms pg_catalog.float8,
+              p95_ms pg_catalog.float8, p99_ms pg_catalog.float8)
 AS 'MODULE_PATHNAME', 'qxt_stat_rows'
 LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 
-CREATE FUNCTION @extschema@.qxt_stat_error_rows(
-    OUT dbid pg_catalog.oid, OUT userid pg_catalog.oid, OUT sqlstate pg_catalog.text,
-    OUT count pg_catalog.int8)
-RETURNS SETOF pg_catalog.record
+CREATE FUNCTION @extschema@.qxt_stat_error_rows()
+RETURNS TABLE(dbid pg_catalog.oid, userid pg_catalog.oid, sqlstate pg_catalog.text,
+              count pg_catalog.int8)
 AS 'MODULE_PATHNAME', 'qxt_stat_error_rows'
 LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 

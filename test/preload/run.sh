@@ -59,6 +59,6 @@ run_cluster() {
     passed=$((passed + n - f)); failed=$((failed + f))
 }
 run_cluster qxt_first "qxt_portability, pg_stat_statements" preload_setup preload_qxt_first
-run_cluster qxt_last "pg_stat_statements, qxt_portability" preload_setup preload_qxt_last preload_parallel
+run_cluster qxt_last "pg_stat_statements, qxt_portability" preload_setup preload_qxt_last preload_parallel preload_stats
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
