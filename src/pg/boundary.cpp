@@ -4,6 +4,7 @@
 
 #include "convert.hpp"
 #include "qxt_pg.hpp"
+#include "stats.hpp"
 
 namespace {
 
@@ -65,6 +66,9 @@ void qxt_failure_capture_text(QxtFailure* f, const char* what) noexcept {
 
 void qxt_failure_raise(const QxtFailure* f) {
   if (!f->failed) return;
+  // Counted first (qxt_stat_errors): whatever follows does not return.  A
+  // cancel or statement_timeout is 57014; a terminate ends the session (57P01).
+  qxt_stats_error(f->cancelled ? (qxt_terminate_requested() ? "57P01" : "57014") : f->sqlstate);
   if (f->cancelled) {
     // The core only noticed the flags; let PostgreSQL act on them.
     CHECK_FOR_INTERRUPTS();

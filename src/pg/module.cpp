@@ -13,6 +13,7 @@ void _PG_init(void) {
   qxt_statement_init();
   qxt_spi_init();
   qxt_governor_init();
+  // Shared memory for the usage statistics (only when preloaded).
   qxt_stats_init();
   // Installed last, so its ProcessUtility hook is the outermost of ours: it
   // must see (and mask or refuse) a statement holding the key before any

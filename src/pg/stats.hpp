@@ -1,3 +1,7 @@
+// Usage statistics (issue 12): the views qxt_stat and qxt_stat_errors, kept
+// in shared memory when the library is in shared_preload_libraries.  Free
+// of PostgreSQL headers, so the C++ core's glue can include it.  Call only
+// from the backend's main thread (the counters sit under an LWLock).
 #pragma once
 #include <cstdint>
 enum class QxtStatEndpoint : int { Carrier = 0, CarrierBatch = 1, Balance = 2 };

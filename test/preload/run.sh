@@ -12,8 +12,11 @@
 #              key set inside DO, CALL, EXPLAIN or COPY, and
 #              pg_stat_statements stores only masked texts)
 # Each is a pg_regress schedule of test/preload/sql (expected output in
-# test/preload/expected).  Builds and installs the extension first.  Ends
-# with "N passed, M failed" (pg_regress tests over both clusters).
+# test/preload/expected).  Then test/preload/restart.sh: the usage
+# statistics across clean restarts, foreign files, an immediate stop and a
+# crash, in a cluster of its own.  Builds and installs the extension first.
+# Ends with "N passed, M failed" (pg_regress tests over both clusters, plus
+# restart.sh's checks).
 set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/../../scripts/lib.sh"
@@ -59,6 +62,15 @@ run_cluster() {
     passed=$((passed + n - f)); failed=$((failed + f))
 }
 run_cluster qxt_first "qxt_portability, pg_stat_statements" preload_setup preload_qxt_first
-run_cluster qxt_last "pg_stat_statements, qxt_portability" preload_setup preload_qxt_last preload_parallel
+run_cluster qxt_last "pg_stat_statements, qxt_portability" preload_setup preload_qxt_last preload_parallel preload_stats
+echo "preload: restart (test/preload/restart.sh)"
+bash "$HERE/restart.sh" </dev/null >"$OUT/restart.log" 2>&1
+grep -E '^(ok|not ok) ' "$OUT/restart.log"
+if line="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$OUT/restart.log" | tail -n 1)"; then
+    passed=$((passed + $(awk '{print $1}' <<<"$line")))
+    failed=$((failed + $(awk '{print $3}' <<<"$line")))
+else
+    tail -n 40 "$OUT/restart.log"; failed=$((failed + 1))
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
