@@ -55,10 +55,22 @@ ROWS 1;
 COMMENT ON FUNCTION @extschema@.qxt_balance() IS
 'The vendor account''s fee type (prepaid or postpaid, in the vendor''s Chinese) and remaining lookups.';
 
--- Spending the balance is a privilege.
+-- What qxt_carrier_batch(the same array) would pay, paying nothing (1.2).
+CREATE FUNCTION @extschema@.qxt_estimate(mobiles pg_catalog.text[])
+RETURNS TABLE (rows pg_catalog.int8, invalid pg_catalog.int8, duplicates pg_catalog.int8,
+               cached pg_catalog.int8, to_pay pg_catalog.int8, balance pg_catalog.int8)
+AS 'MODULE_PATHNAME', 'qxt_estimate'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED
+ROWS 1;
+
+COMMENT ON FUNCTION @extschema@.qxt_estimate(pg_catalog.text[]) IS
+'What qxt_carrier_batch(the same array) would send now, sending nothing: rows, invalid (NULL or not a number), duplicates, cached (under qxt.cache_max_age), to_pay, and the balance (free /balance call).';
+
+-- Spending the balance is a privilege (and so is seeing it).
 REVOKE EXECUTE ON FUNCTION @extschema@.qxt_carrier(pg_catalog.text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION @extschema@.qxt_carrier_batch(pg_catalog.text[]) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION @extschema@.qxt_balance() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION @extschema@.qxt_estimate(pg_catalog.text[]) FROM PUBLIC;
 
 -- ---------------------------------------------------------------------------
 -- Refresh jobs that keep what they paid for.
@@ -105,7 +117,7 @@ COMMENT ON TABLE @extschema@.qxt_lookups IS
 CREATE TABLE @extschema@.qxt_refresh_runs (
     run_id      bigserial PRIMARY KEY,
     source      pg_catalog.text NOT NULL,
-    state       pg_catalog.text NOT NULL CONSTRAINT qxt_refresh_runs_state_check CHECK (state OPERATOR(pg_catalog.=) ANY (ARRAY['running', 'done', 'failed', 'cancelled', 'interrupted']::pg_catalog.text[])),
+    state       pg_catalog.text NOT NULL CONSTRAINT qxt_refresh_runs_state_check CHECK (state OPERATOR(pg_catalog.=) ANY (ARRAY['running', 'done', 'failed', 'cancelled', 'interrupted', 'estimated']::pg_catalog.text[])),
     pid         pg_catalog.int4 NOT NULL DEFAULT pg_catalog.pg_backend_pid(),
     run_by      pg_catalog.name NOT NULL DEFAULT current_user,
     started_at  pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
@@ -118,12 +130,13 @@ CREATE TABLE @extschema@.qxt_refresh_runs (
     done        pg_catalog.int8 NOT NULL DEFAULT 0,  -- looked up so far
     failed      pg_catalog.int8 NOT NULL DEFAULT 0,  -- answered with a per-number failure
     paid        pg_catalog.int8 NOT NULL DEFAULT 0,  -- answered with success (charged)
-    message     pg_catalog.text                      -- why a run failed, was cancelled or interrupted
+    message     pg_catalog.text                      -- why a run failed, was cancelled or interrupted; a dry run's estimate
 );
 
 -- The runs with their progress.  A row still 'running' whose run holds no
 -- lock any more (its session died) shows as 'interrupted', whoever looks:
 -- pg_locks, unlike pg_stat_activity, shows every session to every role.
+-- A dry run ('estimated') looked nothing up: no percent, no rate.
 -- Built-ins are named in pg_catalog (see the README's Security section).
 CREATE VIEW @extschema@.qxt_refresh_progress AS
 SELECT r.run_id,
@@ -141,10 +154,12 @@ SELECT r.run_id,
             THEN 'interrupted' ELSE r.state END AS state,
        r.done, r.to_look_up,
        pg_catalog.round(100.0 OPERATOR(pg_catalog.*) r.done OPERATOR(pg_catalog./)
-                        CASE WHEN r.to_look_up OPERATOR(pg_catalog.>) 0 THEN r.to_look_up END, 1) AS percent,
+                        CASE WHEN r.to_look_up OPERATOR(pg_catalog.>) 0
+                                  AND r.state OPERATOR(pg_catalog.<>) 'estimated' THEN r.to_look_up END, 1) AS percent,
        r.total, r.fresh, r.invalid, r.failed, r.paid,
        pg_catalog.round(r.done OPERATOR(pg_catalog./)
-                        CASE WHEN e.secs OPERATOR(pg_catalog.>) 0 THEN e.secs END) AS numbers_per_s,
+                        CASE WHEN e.secs OPERATOR(pg_catalog.>) 0
+                                  AND r.state OPERATOR(pg_catalog.<>) 'estimated' THEN e.secs END) AS numbers_per_s,
        CASE WHEN r.state OPERATOR(pg_catalog.=) 'running' AND r.done OPERATOR(pg_catalog.>) 0
             THEN (r.to_look_up OPERATOR(pg_catalog.-) r.done)
                  OPERATOR(pg_catalog.*) (r.updated_at OPERATOR(pg_catalog.-) r.started_at)
@@ -155,12 +170,13 @@ CROSS JOIN LATERAL (
   SELECT EXTRACT(epoch FROM r.updated_at OPERATOR(pg_catalog.-) r.started_at) AS secs) e;
 
 CREATE PROCEDURE @extschema@.qxt_refresh(source pg_catalog.text,
-                                         max_age pg_catalog.interval DEFAULT '30 days')
+                                         max_age pg_catalog.interval DEFAULT '30 days',
+                                         dry_run pg_catalog.bool DEFAULT false)
 AS 'MODULE_PATHNAME', 'qxt_refresh'
 LANGUAGE C;
 
-COMMENT ON PROCEDURE @extschema@.qxt_refresh(pg_catalog.text, pg_catalog.interval) IS
-'Looks up the numbers of a query (one text column) not looked up within max_age, committing every batch window into qxt_lookups.';
+COMMENT ON PROCEDURE @extschema@.qxt_refresh(pg_catalog.text, pg_catalog.interval, pg_catalog.bool) IS
+'Looks up the numbers of a query (one text column) not looked up within max_age, committing every batch window into qxt_lookups. dry_run => true only counts them (state estimated) and pays nothing.';
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.qxt_lookups', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.qxt_refresh_runs', '');
@@ -168,7 +184,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.qxt_refresh_runs_run_id_
 
 REVOKE ALL ON @extschema@.qxt_lookups, @extschema@.qxt_refresh_runs, @extschema@.qxt_refresh_progress FROM PUBLIC;
 REVOKE ALL ON SEQUENCE @extschema@.qxt_refresh_runs_run_id_seq FROM PUBLIC;
-REVOKE EXECUTE ON PROCEDURE @extschema@.qxt_refresh(pg_catalog.text, pg_catalog.interval) FROM PUBLIC;
+REVOKE EXECUTE ON PROCEDURE @extschema@.qxt_refresh(pg_catalog.text, pg_catalog.interval, pg_catalog.bool) FROM PUBLIC;
 
 -- ---------------------------------------------------------------------------
 -- A warning when roles that are not superusers may create objects in the

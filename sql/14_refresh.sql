@@ -177,7 +177,7 @@ DO $$ BEGIN
     CREATE ROLE qxt_regress_refresher LOGIN;
   END IF;
 END $$;
-GRANT EXECUTE ON PROCEDURE qxt_refresh(text, interval) TO qxt_regress_refresher;
+GRANT EXECUTE ON PROCEDURE qxt_refresh(text, interval, boolean) TO qxt_regress_refresher;
 GRANT SELECT ON qxt_refresh_progress TO qxt_regress_refresher;
 CREATE SCHEMA refresher_data;
 CREATE DOMAIN refresher_data.phone_text AS varchar(30);
@@ -271,7 +271,7 @@ CALL qxt_refresh('SELECT phone FROM customers', '0 seconds');
 REVOKE TRIGGER ON qxt_refresh_runs FROM qxt_regress_analyst;
 \! test/emulator/emuctl sent regress_refresh_0000000000000001
 DROP SCHEMA refresher_data CASCADE;
-REVOKE ALL ON PROCEDURE qxt_refresh(text, interval) FROM qxt_regress_refresher;
+REVOKE ALL ON PROCEDURE qxt_refresh(text, interval, boolean) FROM qxt_regress_refresher;
 REVOKE ALL ON qxt_refresh_progress FROM qxt_regress_refresher;
 
 -- A per-number failure (-4: the vendor has nothing for the numbers ending

@@ -128,14 +128,6 @@ void run_one(HttpPool& pool, const Settings& s, const KeyMask& mask, Endpoint ep
   if (const Error* refused = pool.refusal()) throw QxtError(*refused);
 }
 
-void require_key(const Settings& s) {
-  if (s.apikey.empty())
-    throw QxtError(make_error(
-        ErrorKind::NoApiKey, "qxt.apikey is not set", "No request was sent.",
-        "A superuser sets qxt.apikey_file to a file holding the key (ALTER SYSTEM "
-        "SET qxt.apikey_file = '...', then SELECT pg_reload_conf()); see the "
-        "README's Security section."));
-}
 
 // A parse failure, as a BadResponse that names the endpoint and the
 // Content-Type.
@@ -163,6 +155,15 @@ auto parse_or_explain(Parse parse, const Transfer& t, const HttpConfig& cfg, End
 }
 
 }  // namespace
+
+void require_key(const Settings& s) {
+  if (s.apikey.empty())
+    throw QxtError(make_error(
+        ErrorKind::NoApiKey, "qxt.apikey is not set", "No request was sent.",
+        "A superuser sets qxt.apikey_file to a file holding the key (ALTER SYSTEM "
+        "SET qxt.apikey_file = '...', then SELECT pg_reload_conf()); see the "
+        "README's Security section."));
+}
 
 bool is_paid(Endpoint ep) { return ep != Endpoint::Balance; }
 

@@ -60,6 +60,9 @@ struct BatchCancelReport {
   long drain_ms = 0;           // from the cancel to the end
 };
 
+// Throws QxtError(NoApiKey, 28000) when `s` has no key (nothing is sent).
+void require_key(const Settings& s);
+
 class KeyMask;  // client.cpp
 
 class Client {

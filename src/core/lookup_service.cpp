@@ -66,19 +66,31 @@ CarrierRecord LookupService::carrier(std::string_view mobile, const CachedRow* c
   return answer_from_cached(mobile, *cached);
 }
 
+std::unique_ptr<BatchJob> LookupService::prepare_batch(const std::uint64_t* keys, std::size_t n,
+                                                      const CachedRow* rows, std::size_t nrows,
+                                                      bool& uses_memo,
+                                                      std::size_t* memo_hits,
+                                                      std::size_t* cache_hits) const {
+  // Small calls share this statement's memo: a number already answered in
+  // this statement is not sent (or paid) again.
+  uses_memo = n <= StatementMemo::kMaxBatchForMemo;
+  const KnownAnswers known(uses_memo ? &memo_ : nullptr, rows, nrows);
+  auto job = std::make_unique<BatchJob>(
+      keys, n, s_.batch_size, known.empty() ? BatchJob::Known() : BatchJob::Known(std::cref(known)));
+  if (memo_hits != nullptr) *memo_hits = known.memo_hits();
+  if (cache_hits != nullptr) *cache_hits = known.cache_hits();
+  return job;
+}
+
 void LookupService::carrier_batch(const std::uint64_t* keys, std::size_t n,
                                   const CachedRow* rows, std::size_t nrows,
                                   const std::function<void(BatchJob*)>& adopt) {
-  // Small calls share this statement's memo: a number already answered in
-  // this statement is not sent (or paid) again.
-  const bool small = n <= StatementMemo::kMaxBatchForMemo;
-  const KnownAnswers known(small ? &memo_ : nullptr, rows, nrows);
-  auto owned = std::make_unique<BatchJob>(
-      keys, n, s_.batch_size, known.empty() ? BatchJob::Known() : BatchJob::Known(std::cref(known)));
+  bool small = false;
+  std::size_t memo_hits = 0, cache_hits = 0;
+  std::unique_ptr<BatchJob> owned = prepare_batch(keys, n, rows, nrows, small, &memo_hits, &cache_hits);
   BatchJob& job = *owned;
   adopt(owned.release());
-  if (s_.http.gate != nullptr)
-    s_.http.gate->known(Endpoint::CarrierBatch, known.memo_hits(), known.cache_hits());
+  if (s_.http.gate != nullptr) s_.http.gate->known(Endpoint::CarrierBatch, memo_hits, cache_hits);
   try {
     client_.batch(s_, job, cancel_);
   } catch (...) {
@@ -86,6 +98,22 @@ void LookupService::carrier_batch(const std::uint64_t* keys, std::size_t n,
     throw;
   }
   if (small) memo_.put_all(job);
+}
+
+BatchEstimate LookupService::estimate_batch(const std::uint64_t* keys, std::size_t n,
+                                            const CachedRow* rows, std::size_t nrows) const {
+  bool uses_memo = false;
+  const std::unique_ptr<BatchJob> job = prepare_batch(keys, n, rows, nrows, uses_memo);
+  BatchEstimate e;
+  e.rows = n;
+  std::size_t valid = 0;
+  for (std::size_t i = 0; i < n; ++i)
+    if (keys[i] != 0) ++valid;
+  e.invalid = n - valid;
+  e.duplicates = valid - job->distinct();
+  e.known = job->known();
+  e.to_send = job->to_send();
+  return e;
 }
 
 long BatchFailures::failed() const {

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string_view>
 #include <type_traits>
 #include <unordered_map>
@@ -60,6 +61,20 @@ class KnownAnswers {
 // none of them.
 CarrierRecord answer_from_cached(std::string_view mobile, const CachedRow& cached);
 
+// What a batch would do with its numbers (plain data): rows = invalid +
+// duplicates + known + to_send.
+struct BatchEstimate {
+  std::size_t rows = 0;        // elements, NULLs included
+  std::size_t invalid = 0;     // NULL or not a mobile number: never sent
+  std::size_t duplicates = 0;  // valid elements repeating an earlier one (any spelling)
+  std::size_t known = 0;       // distinct valid numbers answered without sending: a cached
+                               // row, or this statement's memo (small calls)
+  std::size_t to_send = 0;     // distinct valid numbers the batch sends (and pays for)
+};
+
+static_assert(std::is_trivially_destructible<BatchEstimate>::value,
+              "plain data: the glue keeps it in a frame PostgreSQL may longjmp over");
+
 class LookupService {
  public:
   // `memo` is this statement's, entered for `s` (the glue's qxt_memo_for).
@@ -82,7 +97,22 @@ class LookupService {
   void carrier_batch(const std::uint64_t* keys, std::size_t n, const CachedRow* rows,
                      std::size_t nrows, const std::function<void(BatchJob*)>& adopt);
 
+  // What carrier_batch(keys, n, rows, nrows) would send now, sending
+  // nothing (qxt_estimate): the very job carrier_batch builds
+  // (prepare_batch), counted instead of run.  Reads the memo, never feeds it.
+  BatchEstimate estimate_batch(const std::uint64_t* keys, std::size_t n, const CachedRow* rows,
+                               std::size_t nrows) const;
+
  private:
+  // The job of carrier_batch, before anything is sent: its distinct valid
+  // numbers, those the memo (small calls only) or a cached row answer, and
+  // the rest, to send.  One function for the batch and its estimate, so
+  // that the estimate cannot drift from what the batch pays.
+  std::unique_ptr<BatchJob> prepare_batch(const std::uint64_t* keys, std::size_t n,
+                                          const CachedRow* rows, std::size_t nrows,
+                                          bool& uses_memo, std::size_t* memo_hits = nullptr,
+                                          std::size_t* cache_hits = nullptr) const;
+
   Client& client_;
   StatementMemo& memo_;
   const Settings& s_;

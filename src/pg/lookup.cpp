@@ -119,26 +119,29 @@ void emit_rows(ReturnSetInfo* rsinfo, MemoryContext jobcxt, const qxt::BatchJob*
 
 }  // namespace
 
+uint64* qxt_batch_keys(ArrayType* arr, const char* function, bool** elem_nulls, int* n) {
+  if (ARR_NDIM(arr) > 1)
+    ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+                    errmsg("%s takes a one-dimensional array", function),
+                    errdetail("The array given has %d dimensions.", ARR_NDIM(arr)),
+                    errhint("Flatten it first, e.g. ARRAY(SELECT unnest(a)).")));
+  Datum* elems = nullptr;
+  deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, elem_nulls, n);
+  if (*n == 0) return nullptr;
+  return qxt_mobile_keys(elems, *elem_nulls, *n);
+}
+
 Datum qxt_carrier_batch(PG_FUNCTION_ARGS) {
   InitMaterializedSRF(fcinfo, 0);
   ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
 
-  ArrayType* arr = PG_GETARG_ARRAYTYPE_P(0);
-  if (ARR_NDIM(arr) > 1)
-    ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-                    errmsg("qxt_carrier_batch takes a one-dimensional array"),
-                    errdetail("The array given has %d dimensions.", ARR_NDIM(arr)),
-                    errhint("Flatten it first, e.g. ARRAY(SELECT unnest(a)).")));
-  Datum* elems = nullptr;
   bool* elem_nulls = nullptr;
   int n = 0;
-  deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &elem_nulls, &n);
+  // 0 marks an element that is NULL or cannot be a number: it is never sent.
+  uint64* keys = qxt_batch_keys(PG_GETARG_ARRAYTYPE_P(0), "qxt_carrier_batch", &elem_nulls, &n);
   if (n == 0) return (Datum)0;
   qxt_refuse_parallel_worker("qxt_carrier_batch");
   qxt_require_vendor_encoding();
-
-  // 0 marks an element that is NULL or cannot be a number: it is never sent.
-  uint64* keys = qxt_mobile_keys(elems, elem_nulls, n);
 
   // The job lives in a memory context of its own: deleting the context (at
   // the end, or on any error) deletes the job.

@@ -158,6 +158,21 @@ using QxtCachedRow = qxt::CachedRow;
 // and a palloc'd array in *out.
 int qxt_cache_fetch(const uint64* keys, int n, int max_age_s, QxtCachedRow** out);
 
+/* in balance.cpp */
+// The account's balance from the free /balance call into *balance (true).
+// PostgreSQL part: raises 28000 when no key is set, and a cancel as
+// PostgreSQL's own; any other failure of the call becomes a WARNING naming
+// `who`, with the vendor's text (never the key), and false.
+bool qxt_balance_or_warn(const QxtGucSnapshot& g, const char* who, int64* balance);
+
+/* in lookup.cpp */
+// The elements of a text[] argument as qxt_carrier_batch reads them (and
+// qxt_estimate, so that both count the same numbers): raises 2202E for more
+// than one dimension (naming `function`); *n elements, *elem_nulls their
+// NULL flags, and a palloc'd key per element, 0 for NULL or not a number
+// (nullptr when *n is 0).
+uint64* qxt_batch_keys(ArrayType* arr, const char* function, bool** elem_nulls, int* n);
+
 /* in statement.cpp */
 // Installs the executor and utility hooks that track statement units (from
 // _PG_init).

@@ -32,8 +32,14 @@
 // caller needs only EXECUTE on the procedure.  The caller's own query always
 // runs as the caller, with the caller's search_path.
 //
-// Later work fits here: a dry run stops after phase 3 (to_look_up is what
-// it would pay); a spending budget caps window_size().
+// A dry run (dry_run => true) does phases 1 to 3 exactly as a real run,
+// then asks the free /balance, records the run as 'estimated' (to_look_up
+// is what a real run started now would send) and stops: nothing is sent to
+// the paid endpoints and nothing is written to qxt_lookups.  (The source
+// query still runs as the caller: a source that itself calls qxt_carrier
+// pays for that, dry run or not.)
+//
+// Later work fits here: a spending budget caps window_size().
 #include "convert.hpp"
 #include "qxt_pg.hpp"
 #include "spi.hpp"
@@ -97,6 +103,7 @@ struct Run {
   Oid owner = InvalidOid;        // the extension's owner: our writes run as it
   const char* source = nullptr;
   Interval* max_age = nullptr;   // NULL: nothing is fresh
+  bool dry_run = false;          // stop after staging: count, pay nothing
   RunCounts c;
   Phase phase = Phase::Prepare;
   char drain_note[256] = {0};    // what a cancel did to the requests in flight
@@ -1048,6 +1055,65 @@ bool run_window(Run& r, const QxtGucSnapshot& g, MemoryContext windowcxt) {
   return true;
 }
 
+// A dry run's end: the balance (free; a failure of the call is a WARNING
+// and the balance unknown, no key at all fails the run with 28000), the run
+// recorded as 'estimated' with what it would send, and the NOTICE.
+struct DryRunEnd {
+  const QxtGucSnapshot* g;
+  bool have_balance = false;
+  int64 balance = 0;
+  char message[256] = {0};
+};
+
+void phase_dry_balance(Run&, void* arg) {
+  auto* d = static_cast<DryRunEnd*>(arg);
+  d->have_balance = qxt_balance_or_warn(*d->g, "qxt_refresh", &d->balance);
+}
+
+void phase_dry_record(Run& r, void* arg) {
+  auto* d = static_cast<DryRunEnd*>(arg);
+  const RunCounts& c = r.c;
+  char bal[64];
+  if (d->have_balance)
+    snprintf(bal, sizeof bal, "the balance is %lld", (long long)d->balance);
+  else
+    strlcpy(bal, "the balance could not be read", sizeof bal);
+  snprintf(d->message, sizeof d->message,
+           "dry run: a run now would look up %lld numbers (of %lld rows: %lld invalid, "
+           "%lld duplicates, %lld skipped as fresh); %s; nothing was sent",
+           (long long)c.to_do, (long long)c.total, (long long)c.invalid,
+           (long long)(c.total - c.invalid - c.distinct), (long long)c.fresh, bal);
+  update_run(r, "estimated", d->message);
+}
+
+void finish_dry_run(Run& r, const QxtGucSnapshot& g) {
+  DryRunEnd d;
+  d.g = &g;
+  run_phase(r, phase_dry_balance, &d);
+  HOLD_INTERRUPTS();
+  run_phase(r, phase_dry_record, &d);
+  commit_run();
+  r.phase = Phase::Finished;
+  g_active.active = false;
+  RESUME_INTERRUPTS();
+  const RunCounts& c = r.c;
+  ereport(NOTICE,
+          (errmsg("qxt_refresh: dry run: would look up %lld numbers, paying for at most %lld "
+                  "lookups (of %lld rows: %lld invalid, %lld duplicates, %lld skipped as fresh)",
+                  (long long)c.to_do, (long long)c.to_do, (long long)c.total,
+                  (long long)c.invalid, (long long)(c.total - c.invalid - c.distinct),
+                  (long long)c.fresh),
+           d.have_balance ? errdetail("The balance is %lld lookups. Nothing was sent, nothing "
+                                      "was paid, nothing was written to qxt_lookups.",
+                                      (long long)d.balance)
+                          : errdetail("The balance could not be read. Nothing was sent, "
+                                      "nothing was paid, nothing was written to qxt_lookups."),
+           errhint("The run is recorded as 'estimated' in qxt_refresh_progress (run %lld). "
+                   "CALL qxt_refresh without dry_run looks them up.",
+                   (long long)r.run_id)));
+  SPI_finish();
+}
+
 void refresh_body(Run& r) {
   open_run(r);
   run_phase(r, phase_prepare, nullptr);
@@ -1058,6 +1124,10 @@ void refresh_body(Run& r) {
   QxtGucSnapshot g;
   run_phase(r, phase_settings, &g);
   commit_run();
+  if (r.dry_run) {
+    finish_dry_run(r, g);
+    return;
+  }
   r.phase = Phase::Windows;
   notice_progress(r, NoticeKind::Start);
 
@@ -1120,6 +1190,14 @@ Datum qxt_refresh(PG_FUNCTION_ARGS) {
   Run r;
   r.source = text_to_cstring(PG_GETARG_TEXT_PP(0));
   r.max_age = PG_ARGISNULL(1) ? nullptr : PG_GETARG_INTERVAL_P(1);
+  // (Until ALTER EXTENSION ... UPDATE, the 1.1 procedure has two arguments.)
+  if (PG_NARGS() > 2) {
+    if (PG_ARGISNULL(2))
+      ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                      errmsg("qxt_refresh: dry_run must be true or false, not NULL"),
+                      errdetail("Nothing was sent.")));
+    r.dry_run = PG_GETARG_BOOL(2);
+  }
 
   if (!DatumGetBool(DirectFunctionCall1(pg_try_advisory_lock_int8, Int64GetDatum(kLockKey))))
     ereport(ERROR,

@@ -13,9 +13,13 @@ SELECT * FROM qxt_carrier('13972565391');
 SELECT * FROM qxt_carrier_batch(ARRAY['13972565391', '13972565397', 'junk', NULL, '13800000000']);
 -- entry: qxt_balance
 SELECT * FROM qxt_balance();
+-- entry: qxt_estimate
+SELECT * FROM qxt_estimate(ARRAY['13972565391', '+86 139 7256 5391', 'junk', NULL, '13800000000']);
 -- entry: qxt_refresh
 CALL qxt_refresh('SELECT phone FROM qxt_attack_numbers');
 CALL qxt_refresh('SELECT phone FROM qxt_attack_numbers', interval '0');
+-- entry: qxt_refresh dry run
+CALL qxt_refresh('SELECT phone FROM qxt_attack_numbers', interval '0', dry_run => true);
 -- entry: qxt_refresh_progress
 -- (a run of its own, so the view has rows to compute even if qxt_refresh failed)
 INSERT INTO qxt_refresh_runs (source, state, done, to_look_up) VALUES ('attack', 'running', 1, 2);
@@ -30,3 +34,6 @@ SELECT * FROM qxt_carrier('13972565391');
 -- entry: qxt_carrier_batch from the cache
 SET qxt.cache_max_age = '1h';
 SELECT * FROM qxt_carrier_batch(ARRAY['13972565391', '13972565397', '13800000000', '17012345678']);
+-- entry: qxt_estimate from the cache
+SET qxt.cache_max_age = '1h';
+SELECT * FROM qxt_estimate(ARRAY['13972565391', '13972565397', '13800000000', '17012345678']);

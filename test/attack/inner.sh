@@ -155,9 +155,23 @@ warns() {
 }
 check "CREATE EXTENSION warns that the database owner may create objects in its schema" warns
 run_entries qxt_attack ""
+# With grants on the old qxt_refresh (one by the owner WITH GRANT OPTION,
+# one by that grantee), so that 1.1 -> 1.2 carries them over under attack.
 check "attacked database: 1.0 + ALTER EXTENSION UPDATE" sql -d qxt_attack \
     -c "DROP EXTENSION qxt_portability" -c "CREATE EXTENSION qxt_portability VERSION '1.0'" \
+    -c "GRANT EXECUTE ON PROCEDURE public.qxt_refresh(pg_catalog.text, pg_catalog.interval) TO qxt_attacker WITH GRANT OPTION" \
+    -c "SET ROLE qxt_attacker" \
+    -c "GRANT EXECUTE ON PROCEDURE public.qxt_refresh(pg_catalog.text, pg_catalog.interval) TO PUBLIC" \
+    -c "RESET ROLE" \
     -c "ALTER EXTENSION qxt_portability UPDATE"
+grants_carried() {
+    local out
+    out="$(val -d qxt_attack -c "SET search_path = pg_catalog; SELECT pg_catalog.has_function_privilege('public', 'public.qxt_refresh(pg_catalog.text, pg_catalog.interval, pg_catalog.bool)', 'EXECUTE')::pg_catalog.text")"
+    echo "PUBLIC may call the 1.2 qxt_refresh: $out"
+    [ "$out" = true ]
+}
+check "attacked database: the grants on qxt_refresh survive 1.1 -> 1.2" grants_carried
+sql -d qxt_attack -c "REVOKE EXECUTE ON PROCEDURE public.qxt_refresh(pg_catalog.text, pg_catalog.interval, pg_catalog.bool) FROM qxt_attacker CASCADE" >/dev/null
 run_entries qxt_attack " (after 1.0 -> 1.1)"
 log_since "$start" >"$OUT/attack.log"
 no_plant_ran() {
@@ -215,7 +229,7 @@ swap_attack() {
     local out rc
     sql -d qxt_attack <<'SQL'
 SET search_path = pg_catalog;
-GRANT EXECUTE ON PROCEDURE public.qxt_refresh(text, interval) TO qxt_attacker;
+GRANT EXECUTE ON PROCEDURE public.qxt_refresh(text, interval, boolean) TO qxt_attacker;
 GRANT SELECT ON public.qxt_attack_numbers TO qxt_attacker;
 SET SESSION AUTHORIZATION qxt_attacker;
 CREATE FUNCTION public.qxt_swap_trap() RETURNS trigger LANGUAGE plpgsql
@@ -307,7 +321,7 @@ swap_attack_plan_time() {
     local out rc
     sql -d qxt_attack <<'SQL'
 SET search_path = pg_catalog;
-GRANT EXECUTE ON PROCEDURE public.qxt_refresh(text, interval) TO qxt_attacker;
+GRANT EXECUTE ON PROCEDURE public.qxt_refresh(text, interval, boolean) TO qxt_attacker;
 GRANT SELECT ON public.qxt_attack_numbers TO qxt_attacker;
 SET SESSION AUTHORIZATION qxt_attacker;
 CREATE FUNCTION public.qxt_fold_trap() RETURNS boolean LANGUAGE plpgsql
