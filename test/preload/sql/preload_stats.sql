@@ -1,7 +1,7 @@
 -- Usage statistics with the library preloaded: qxt_stat_errors counts the
 -- errors the extension raises, by database, role and SQLSTATE; qxt_stat
--- counts requests (the HTTP pool feeds it through qxt_stats_add; until it
--- does, a test-only C function stands in for it here); reset, rights, no
+-- counts requests (the HTTP pool feeds it through qxt_stats_add; a
+-- test-only C function puts exact values in too); reset, rights, no
 -- key anywhere, full tables, parallel workers.
 -- (Persistence across restarts and concurrent sessions: test/preload/restart.sh.)
 \set SHOW_CONTEXT never
@@ -45,14 +45,25 @@ RESET ROLE;
 RESET qxt.base_url;
 SELECT rolname, sqlstate, count FROM qxt_stat_errors WHERE rolname = 'qxt_stat_caller';
 
--- qxt_stat: a test-only stand-in for the HTTP pool's calls (a superuser
+-- The HTTP pool's own counts of those calls: the unreachable vendor was
+-- never reached (no request, one failed attempt each); the disabled account
+-- and the lookup cancelled while the vendor was slow were (one request
+-- each, a failure; nothing paid).
+SELECT rolname, endpoint, requests, numbers_sent, numbers_paid, errors, retries
+FROM qxt_stat ORDER BY rolname, endpoint;
+
+-- qxt_stat: a test-only function puts chosen values in (a superuser
 -- creates it; not part of the extension).
+SELECT qxt_stat_reset();
 CREATE FUNCTION qxt_stat_test_add(endpoint int4, userid oid, requests int8, numbers_sent int8,
     numbers_paid int8, memo_hits int8, cache_hits int8, errors int8, retries int8, waits int8,
     wait_ms float8, latency_ms float8) RETURNS void
 AS '$libdir/qxt_portability', 'qxt_stat_test_add' LANGUAGE C STRICT;
 CREATE FUNCTION qxt_stat_test_error(sqlstate text, userid oid) RETURNS void
 AS '$libdir/qxt_portability', 'qxt_stat_test_error' LANGUAGE C STRICT;
+-- (the reset cleared the errors too: qxt_stat_caller's is put back, for the
+-- checks below)
+SELECT qxt_stat_test_error('08001', 'qxt_stat_caller'::regrole::oid);
 -- every column lands where it belongs
 SELECT qxt_stat_test_add(0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9.5, 100);
 SELECT qxt_stat_test_add(1, 0, 10, 20, 30, 40, 50, 60, 70, 80, 90.5, -1);
