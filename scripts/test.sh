@@ -16,6 +16,11 @@
 #   cluster   a server of its own (test/cluster): proxies in the server's
 #             environment are never used, qxt.proxy routes every endpoint,
 #             a streaming standby (pg_basebackup) serves the functions
+#   governor  one key for a whole cluster (test/governor): a preloaded and a
+#             plain cluster side by side; load under a vendor that refuses
+#             above 8 in flight, fairness, waits, throttling, rate, daily
+#             budget, estimate, statistics against the vendor's counters
+#             and across a restart; prints the load figures
 #   fuzz      a short run of scripts/checks/fuzz.sh (every test/fuzz/fuzz_*.cpp)
 #   repo      the repository itself (scripts/check-repo.py --self-test):
 #             META.json, run bits, no outside paths, debian/control,
@@ -311,6 +316,12 @@ run_cluster_suite() {
     run_script_suite cluster "" test/cluster/run.sh
 }
 
+run_governor() {
+    say "governor: the shared governor, budgets and statistics (log: build/logs/governor.log)"
+    run_script_suite governor "" test/governor/run.sh
+    sed -n '/^figures:/,/ passed, /p' "$LOGDIR/governor.log" >&2
+}
+
 # 6. cron: the README's pg_cron recipe, run once in a cluster with pg_cron.
 # It spends most of its minute waiting for pg_cron's next tick, so it runs
 # in the background beside the suites after it (each cluster and emulator
@@ -384,6 +395,7 @@ wanted doc && run_doc
 wanted attack && run_attack
 wanted money && run_money
 wanted cluster && run_cluster_suite
+wanted governor && run_governor
 # cron after the last suite that runs "make install" (money, cluster): it
 # loads the installed library while the suites below run
 wanted cron && start_cron

@@ -21,13 +21,26 @@ RESET ROLE;
 SET qxt.apikey = 'regress_budget_00000000000000001';
 SET qxt.batch_size = 10;
 SET qxt.batch_concurrency = 1;
--- 40 numbers, a budget of 25: two requests of 10 go out, the third (which
--- would make 30) is never sent; what was paid for is kept in the memo.
+-- 40 numbers, a budget of 25: qxt_carrier_batch is all or nothing (a part
+-- paid for would be lost with the failing statement): nothing is sent.
 SET qxt.statement_budget = 25;
 SELECT qxt_try($$SELECT * FROM qxt_carrier_batch(ARRAY(SELECT (13800000100 + g)::text FROM generate_series(1, 40) g))$$);
 \! test/emulator/emuctl sent regress_budget_00000000000000001
 -- The budget is per statement: the next one starts from zero.
 SELECT count(res) FROM qxt_carrier_batch(ARRAY(SELECT (13800000200 + g)::text FROM generate_series(1, 20) g));
+\! test/emulator/emuctl sent regress_budget_00000000000000001
+-- A cursor is one statement of its own: fetching from another in between
+-- does not start its count again (two cursors, budget 5 each).
+SET qxt.statement_budget = 5;
+BEGIN;
+DECLARE c1 CURSOR FOR SELECT (qxt_carrier((13800000800 + g)::text)).res FROM generate_series(1, 20) g;
+DECLARE c2 CURSOR FOR SELECT (qxt_carrier((13800000900 + g)::text)).res FROM generate_series(1, 20) g;
+FETCH 4 FROM c1;
+FETCH 4 FROM c2;
+\set VERBOSITY terse
+FETCH 4 FROM c1;
+\set VERBOSITY default
+ROLLBACK;
 \! test/emulator/emuctl sent regress_budget_00000000000000001
 -- Single lookups count one each; the memo's answers count nothing.
 SET qxt.statement_budget = 2;

@@ -25,6 +25,9 @@ struct GateRequest {
   int attempt = 0;          // 0: first attempt; n: n-th retry
   bool budgeted = false;    // its numbers are counted against the budgets
                             // (set and cleared by the gate)
+  bool sent = false;        // an attempt may have reached the vendor (set by
+                            // the gate): its numbers are never given back
+  int slot = -1;            // the gate's own bookkeeping (which account)
 };
 
 enum class Admission {
@@ -58,6 +61,14 @@ class Gate {
   virtual void stop_waiting(GateRequest& r) noexcept = 0;
   // Numbers the vendor answered with success (what it charges).
   virtual void paid(Endpoint ep, std::size_t n) noexcept = 0;
+  // Before a batch sends anything: true when `numbers` (what it would send
+  // at most) fit the spending limits; otherwise fills *why and nothing is
+  // sent (a batch that could only be paid in part would throw the part
+  // away).  Default: no limits.
+  virtual bool preflight(Endpoint ep, std::size_t numbers, Error* why) noexcept {
+    (void)ep, (void)numbers, (void)why;
+    return true;
+  }
   // Numbers answered without a request: from the statement memo, or from
   // the qxt_lookups cache.
   virtual void known(Endpoint ep, std::size_t memo_hits, std::size_t cache_hits) noexcept = 0;

@@ -333,6 +333,8 @@ struct HttpPool::Impl : PoolState {
   void ensure_slots(std::size_t n);
   void start(Slot* s, const HttpConfig& cfg, std::size_t index, int attempt, HttpRequest req,
              const GateRequest* admitted);
+  void start_unguarded(Slot* s, const HttpConfig& cfg, std::size_t index, int attempt,
+                       HttpRequest req, const GateRequest* admitted);
   void finish(Slot* s, CURLcode rc);
   void abandon(Slot* s);
   void abandon_all();
@@ -384,6 +386,20 @@ void HttpPool::Impl::ensure_slots(std::size_t n) {
 
 void HttpPool::Impl::start(Slot* s, const HttpConfig& cfg, std::size_t index, int attempt,
                            HttpRequest req, const GateRequest* admitted) {
+  try {
+    start_unguarded(s, cfg, index, attempt, std::move(req), admitted);
+  } catch (...) {
+    // Nothing was sent: the gate gets its slot (and the numbers) back.
+    if (admitted != nullptr && gate != nullptr && !s->busy) {
+      GateRequest r = *admitted;
+      gate->abandoned(r, false);
+    }
+    throw;
+  }
+}
+
+void HttpPool::Impl::start_unguarded(Slot* s, const HttpConfig& cfg, std::size_t index,
+                                     int attempt, HttpRequest req, const GateRequest* admitted) {
   CURL* e = s->easy;
   s->gated = false;
   if (admitted != nullptr) s->gate_req = *admitted;
@@ -450,14 +466,9 @@ void HttpPool::Impl::start(Slot* s, const HttpConfig& cfg, std::size_t index, in
   setopt(e, CURLOPT_PROXY, cfg.proxy.c_str());
   setopt(e, CURLOPT_PRIVATE, static_cast<void*>(s));
   CURLMcode mc = curl_multi_add_handle(multi, e);
-  if (mc != CURLM_OK) {
-    if (admitted != nullptr && gate != nullptr) {
-      GateRequest r = *admitted;
-      gate->abandoned(r, false);
-    }
+  if (mc != CURLM_OK)
     throw QxtError(make_error(ErrorKind::Internal, "could not start a transfer",
                               curl_multi_strerror(mc)));
-  }
   s->gated = admitted != nullptr;
   s->busy = true;
 }

@@ -90,7 +90,14 @@ void LookupService::carrier_batch(const std::uint64_t* keys, std::size_t n,
   std::unique_ptr<BatchJob> owned = prepare_batch(keys, n, rows, nrows, small, &memo_hits, &cache_hits);
   BatchJob& job = *owned;
   adopt(owned.release());
-  if (s_.http.gate != nullptr) s_.http.gate->known(Endpoint::CarrierBatch, memo_hits, cache_hits);
+  if (s_.http.gate != nullptr) {
+    s_.http.gate->known(Endpoint::CarrierBatch, memo_hits, cache_hits);
+    // All or nothing: the statement fails when the spending limits cannot
+    // pay for every number it would send (the part paid would be lost).
+    Error why;
+    if (job.to_send() > 0 && !s_.http.gate->preflight(Endpoint::CarrierBatch, job.to_send(), &why))
+      throw QxtError(why);
+  }
   try {
     client_.batch(s_, job, cancel_);
   } catch (...) {

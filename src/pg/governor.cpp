@@ -32,7 +32,7 @@ extern "C" {
 
 namespace {
 
-constexpr int kAccounts = 64;      // vendor keys governed at once
+constexpr int kAccounts = 256;     // vendor keys governed at once (more: not governed, LOG)
 constexpr int kDailyRoles = 1024;  // roles with a daily budget counted at once
 constexpr int64_t kStaleWaiterUs = 100 * 1000;  // a waiter silent this long is gone
 constexpr int64_t kMaxHoldUs = 5 * 1000 * 1000; // the longest shared back-off
@@ -44,6 +44,9 @@ struct GovAccount {
   int64_t next_token_us;  // token bucket: the earliest start of the next request
   int64_t hold_until_us;  // the vendor throttled: nobody starts before this
   int streak;             // throttling answers in a row (doubles the hold)
+  int cap;                // the vendor's apparent limit: halved at each
+                          // throttling answer, +1 at each success (at most
+                          // qxt.max_inflight applies on top)
   int64_t last_used_us;
 };
 
@@ -74,12 +77,9 @@ shmem_request_hook_type prev_shmem_request = nullptr;
 shmem_startup_hook_type prev_shmem_startup = nullptr;
 int g_exit_pid = 0;
 
-// Spending of the current statement unit (backend-local).
-struct StatementSpend {
-  int64_t start = 0;
-  uint32_t lxid = 0;
-  int64_t spent = 0;
-} g_statement;
+int64_t g_no_unit_spent = 0;  // when no statement unit is known (never in practice)
+bool g_warned_ungoverned = false;   // logged once per backend
+bool g_ungoverned_pending = false;  // to log at the next PostgreSQL part
 
 Size gov_size(void) {
   return add_size(offsetof(GovShared, backends),
@@ -154,6 +154,7 @@ int account_index(uint64 fp, int64_t now) {
     GovAccount& a = g_gov->accounts[free_idx];
     std::memset(&a, 0, sizeof a);
     a.fp = fp;
+    a.cap = 1024;
   }
   return free_idx;
 }
@@ -164,13 +165,16 @@ GovDaily* daily_entry(Oid role, int32 day) {
   GovDaily* take = nullptr;
   for (GovDaily& d : g_gov->daily) {
     if (d.role == role) {
-      if (d.day != day) {
+      // A new day starts the count again; a session still on an earlier
+      // day (its call began before midnight, or another log_timezone)
+      // counts against the newer one, never resets it.
+      if (day > d.day) {
         d.day = day;
         d.spent = 0;
       }
       return &d;
     }
-    if (take == nullptr && (d.role == InvalidOid || d.day != day)) take = &d;
+    if (take == nullptr && (d.role == InvalidOid || d.day < day)) take = &d;
   }
   if (take != nullptr) {
     take->role = role;
@@ -197,6 +201,7 @@ class QxtGate final : public qxt::Gate {
   explicit QxtGate(const QxtGateParams& p) : p_(p) {}
   ~QxtGate() override { end_wait(false); }
 
+
   qxt::Admission admit(qxt::GateRequest& r, qxt::Error* why) noexcept override {
     try {
       if (r.endpoint != qxt::Endpoint::Balance && !r.budgeted && !reserve(r, why))
@@ -220,8 +225,9 @@ class QxtGate final : public qxt::Gate {
   }
 
   void ended(qxt::GateRequest& r, const qxt::GateOutcome& o) noexcept override {
-    release(o.throttled, o.ok, o.retry_after_s);
-    if (!o.reached) refund(r);
+    release(r, o.throttled, o.ok, o.retry_after_s);
+    if (o.reached) r.sent = true;
+    refund(r);
     QxtStatDelta d;
     if (o.reached) {
       d.requests = 1;
@@ -234,8 +240,9 @@ class QxtGate final : public qxt::Gate {
   }
 
   void abandoned(qxt::GateRequest& r, bool reached) noexcept override {
-    release(false, false, -1);
-    if (!reached) refund(r);
+    release(r, false, false, -1);
+    if (reached) r.sent = true;
+    refund(r);
     QxtStatDelta d;
     if (reached) {
       d.requests = 1;
@@ -247,7 +254,7 @@ class QxtGate final : public qxt::Gate {
   }
 
   void stop_waiting(qxt::GateRequest& r) noexcept override {
-    refund(r);
+    refund(r);  // (a retry whose first attempt went out keeps its numbers)
     end_wait(true);
     GovBackend* me = my_slot();
     if (me != nullptr) {
@@ -265,6 +272,32 @@ class QxtGate final : public qxt::Gate {
     qxt_stats_add(stat_endpoint(ep), d);
   }
 
+  bool preflight(qxt::Endpoint, std::size_t numbers, qxt::Error* why) noexcept override {
+    try {
+      const int64_t n = static_cast<int64_t>(numbers);
+      const int64_t spent = *spent_;
+      if (p_.statement_budget >= 0 && spent + n > p_.statement_budget) {
+        *why = statement_error(spent, n, true);
+        return false;
+      }
+      if (p_.daily_budget >= 0 && g_gov != nullptr) {
+        int64_t today = 0;
+        SpinLockAcquire(&g_gov->mutex);
+        for (const GovDaily& d : g_gov->daily)
+          if (d.role == p_.role && d.day >= p_.day) today = d.spent;
+        SpinLockRelease(&g_gov->mutex);
+        if (today + n > p_.daily_budget) {
+          *why = daily_error(today, n, true);
+          return false;
+        }
+      }
+      return true;
+    } catch (...) {
+      *why = qxt::make_error(qxt::ErrorKind::Internal, "the spending limits could not be checked");
+      return false;
+    }
+  }
+
   void known(qxt::Endpoint ep, std::size_t memo_hits, std::size_t cache_hits) noexcept override {
     if (memo_hits == 0 && cache_hits == 0) return;
     QxtStatDelta d;
@@ -278,24 +311,8 @@ class QxtGate final : public qxt::Gate {
   // after an attempt that sent nothing gave its numbers back).
   bool reserve(qxt::GateRequest& r, qxt::Error* why) {
     const int64_t n = static_cast<int64_t>(r.numbers);
-    if (g_statement.start != p_.statement_start || g_statement.lxid != p_.statement_lxid) {
-      g_statement.start = p_.statement_start;
-      g_statement.lxid = p_.statement_lxid;
-      g_statement.spent = 0;
-    }
-    if (p_.statement_budget >= 0 && g_statement.spent + n > p_.statement_budget) {
-      *why = qxt::make_error(
-          qxt::ErrorKind::StatementBudget,
-          "qxt.statement_budget reached: this statement may send " + num(p_.statement_budget) +
-              " numbers for paid lookups",
-          "It has sent " + num(g_statement.spent) + "; the next request carries " + numbers(n) +
-              " and was not sent. Nothing beyond the budget was sent or charged.",
-          "Spent by this statement: " + num(g_statement.spent) + " of " +
-              num(p_.statement_budget) +
-              " numbers. Look up fewer numbers per statement (a smaller qxt.batch_size lets a "
-              "batch use the budget to its last number), or ask a superuser to raise "
-              "qxt.statement_budget for your role. qxt_refresh keeps what it paid and resumes "
-              "where it stopped.");
+    if (p_.statement_budget >= 0 && *spent_ + n > p_.statement_budget) {
+      *why = statement_error(*spent_, n, false);
       return false;
     }
     if (p_.daily_budget >= 0) {
@@ -333,34 +350,54 @@ class QxtGate final : public qxt::Gate {
         return false;
       }
       if (over) {
-        *why = qxt::make_error(
-            qxt::ErrorKind::DailyBudget,
-            "qxt.daily_budget reached: role \"" + std::string(p_.role_name) + "\" may send " +
-                num(p_.daily_budget) + " numbers for paid lookups per day",
-            "Today (" + num(p_.day) + ", server time zone) it has sent " + num(spent) +
-                "; the next request carries " + numbers(n) +
-                " and was not sent. Nothing beyond the budget was sent or charged.",
-            "Spent today by \"" + std::string(p_.role_name) + "\": " + num(spent) + " of " +
-                num(p_.daily_budget) +
-                " numbers. The count starts again at midnight (log_timezone); a superuser can "
-                "raise it with ALTER ROLE ... SET qxt.daily_budget. qxt_refresh keeps what it "
-                "paid and resumes where it stopped.");
+        *why = daily_error(spent, n, false);
         return false;
       }
       daily_reserved_ = true;
     }
-    g_statement.spent += n;
+    *spent_ += n;
     r.budgeted = true;
     return true;
   }
 
-  // Gives back the numbers of a request that sent nothing.
+  qxt::Error statement_error(int64_t spent, int64_t n, bool whole_batch) const {
+    return qxt::make_error(
+        qxt::ErrorKind::StatementBudget,
+        "qxt.statement_budget reached: this statement may send " + num(p_.statement_budget) +
+            " numbers for paid lookups",
+        "It has sent " + num(spent) + "; " +
+            (whole_batch ? "the batch would send " + numbers(n) + " and sent none of them"
+                         : "the next request carries " + numbers(n) + " and was not sent") +
+            ". Nothing beyond the budget was sent or charged.",
+        "Spent by this statement: " + num(spent) + " of " + num(p_.statement_budget) +
+            " numbers. Look up fewer numbers per statement, or ask a superuser to raise "
+            "qxt.statement_budget for your role. qxt_refresh keeps what it paid and resumes "
+            "where it stopped.");
+  }
+
+  qxt::Error daily_error(int64_t spent, int64_t n, bool whole_batch) const {
+    const std::string role(p_.role_name);
+    return qxt::make_error(
+        qxt::ErrorKind::DailyBudget,
+        "qxt.daily_budget reached: role \"" + role + "\" may send " + num(p_.daily_budget) +
+            " numbers for paid lookups per day",
+        "Today (" + num(p_.day) + ", server time zone) it has sent " + num(spent) + "; " +
+            (whole_batch ? "the batch would send " + numbers(n) + " and sent none of them"
+                         : "the next request carries " + numbers(n) + " and was not sent") +
+            ". Nothing beyond the budget was sent or charged.",
+        "Spent today by \"" + role + "\": " + num(spent) + " of " + num(p_.daily_budget) +
+            " numbers. The count starts again at midnight (log_timezone); a superuser can "
+            "raise it with ALTER ROLE ... SET qxt.daily_budget. qxt_refresh keeps what it "
+            "paid and resumes where it stopped.");
+  }
+
+  // Gives back the numbers of a request none of whose attempts can have
+  // reached the vendor.
   void refund(qxt::GateRequest& r) noexcept {
-    if (!r.budgeted) return;
+    if (!r.budgeted || r.sent) return;
     r.budgeted = false;
     const int64_t n = static_cast<int64_t>(r.numbers);
-    if (g_statement.start == p_.statement_start && g_statement.lxid == p_.statement_lxid)
-      g_statement.spent = std::max<int64_t>(0, g_statement.spent - n);
+    *spent_ = std::max<int64_t>(0, *spent_ - n);
     if (daily_reserved_ && g_gov != nullptr) {
       SpinLockAcquire(&g_gov->mutex);
       for (GovDaily& d : g_gov->daily)
@@ -374,7 +411,7 @@ class QxtGate final : public qxt::Gate {
   // backends waiting for the same account, the one holding fewest requests
   // goes first, then the one waiting longest; so a single lookup is never
   // queued behind all of a big batch.
-  bool govern(const qxt::GateRequest&) noexcept {
+  bool govern(qxt::GateRequest& r) noexcept {
     GovBackend* me = my_slot();
     const int64_t now = now_us();
     bool go = false;
@@ -382,6 +419,11 @@ class QxtGate final : public qxt::Gate {
     const int ai = account_index(p_.account_fp, now);
     if (ai < 0) {  // every entry busy with other keys: not governed
       SpinLockRelease(&g_gov->mutex);
+      r.slot = -1;
+      if (!g_warned_ungoverned) {
+        g_warned_ungoverned = true;
+        g_ungoverned_pending = true;
+      }
       return true;
     }
     GovAccount& a = g_gov->accounts[ai];
@@ -394,7 +436,7 @@ class QxtGate final : public qxt::Gate {
       me->account = ai;
       me->polled_us = now;
     }
-    const int free_slots = p_.max_inflight - a.inflight;
+    const int free_slots = std::min(p_.max_inflight, a.cap) - a.inflight;
     if (free_slots > 0 && now >= a.hold_until_us &&
         (p_.max_requests_per_s <= 0 || now >= a.next_token_us)) {
       int ahead = 0;
@@ -419,18 +461,19 @@ class QxtGate final : public qxt::Gate {
       }
     }
     SpinLockRelease(&g_gov->mutex);
-    if (go) account_ = ai;
+    if (go) r.slot = ai;
     return go;
   }
 
   // An admitted request ended: its slot goes back; a throttling answer
   // holds every backend of the account back together.
-  void release(bool throttled, bool ok, long retry_after_s) noexcept {
-    if (g_gov == nullptr || account_ < 0) return;
+  void release(qxt::GateRequest& r, bool throttled, bool ok, long retry_after_s) noexcept {
+    if (g_gov == nullptr || r.slot < 0 || r.slot >= kAccounts) return;
     GovBackend* me = my_slot();
     const int64_t now = now_us();
     SpinLockAcquire(&g_gov->mutex);
-    GovAccount& a = g_gov->accounts[account_];
+    GovAccount& a = g_gov->accounts[r.slot];
+    r.slot = -1;
     a.inflight = std::max(0, a.inflight - 1);
     if (me != nullptr && me->held > 0) {
       --me->held;
@@ -442,8 +485,12 @@ class QxtGate final : public qxt::Gate {
       hold = std::min(hold, kMaxHoldUs);
       a.hold_until_us = std::max(a.hold_until_us, now + hold);
       ++a.streak;
+      // The vendor's limit is below what was in flight: after the hold,
+      // half of it starts again, not everyone at once.
+      a.cap = std::max(1, std::min(a.cap, a.inflight + 1) / 2);
     } else if (ok) {
       a.streak = 0;
+      if (a.cap < p_.max_inflight) ++a.cap;
     }
     SpinLockRelease(&g_gov->mutex);
   }
@@ -460,7 +507,8 @@ class QxtGate final : public qxt::Gate {
   }
 
   QxtGateParams p_;
-  int account_ = -1;
+  int64_t* spent_ = p_.statement_spent != nullptr ? p_.statement_spent : &g_no_unit_spent;
+
   bool waiting_ = false;
   bool daily_reserved_ = false;
   int64_t wait_since_ = 0;
@@ -485,13 +533,16 @@ QxtGateParams qxt_gate_params(const char* apikey) {
     before_shmem_exit(gov_exit, 0);
     g_exit_pid = MyProcPid;
   }
+  if (g_ungoverned_pending) {
+    g_ungoverned_pending = false;
+    ereport(LOG, (errmsg("qxt_portability: a request went out without the governor: %d vendor "
+                         "keys are in use at once, more than it keeps", kAccounts)));
+  }
   p.max_inflight = qxt_gucs.max_inflight;
   p.max_requests_per_s = qxt_gucs.max_requests_per_s;
   p.statement_budget = qxt_gucs.statement_budget;
   p.daily_budget = qxt_gucs.daily_budget;
-  const QxtStatement st = qxt_current_statement();
-  p.statement_start = st.start;
-  p.statement_lxid = st.lxid;
+  p.statement_spent = qxt_statement_spend(qxt_current_statement());
   p.role = GetSessionUserId();
   if (p.daily_budget >= 0) {
     const char* name = GetUserNameFromId(p.role, true);

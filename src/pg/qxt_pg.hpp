@@ -34,8 +34,7 @@ struct QxtGateParams {
   int max_requests_per_s = 0;
   int statement_budget = -1;
   int daily_budget = -1;
-  int64_t statement_start = 0;  // the statement unit (qxt_current_statement)
-  uint32_t statement_lxid = 0;
+  int64_t* statement_spent = nullptr;  // the statement unit's count (statement.cpp)
   Oid role = InvalidOid;        // session user: whose daily budget
   char role_name[NAMEDATALEN] = {0};
   int32 day = 0;                // yyyymmdd in log_timezone (daily budget only)
@@ -188,6 +187,10 @@ struct QxtStatement {
 QxtStatement qxt_current_statement(void);
 // The memo of this statement unit, entered for these settings (C++ only).
 qxt::StatementMemo& qxt_memo_for(const QxtStatement& st, const qxt::Settings& s);
+// The count of numbers this statement unit sent in paid requests (for
+// qxt.statement_budget): kept with the unit, so a cursor fetched between
+// other statements keeps its own; valid while the unit runs.
+int64_t* qxt_statement_spend(const QxtStatement& st);
 
 /* in session.cpp */
 // PostgreSQL part: registers this backend's exit hook (tearing the client

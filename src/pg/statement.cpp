@@ -42,6 +42,7 @@ struct QxtUnit {
   uint64 id;
   const QueryDesc* query;    // the portal's query, or nullptr for a utility statement
   qxt::StatementMemo* memo;  // nullptr until a lookup of this unit needs it
+  int64_t spent;             // numbers sent in paid requests (qxt.statement_budget)
   QxtUnit* next;             // live query units (g_query_units)
   MemoryContextCallback end; // query units: runs when the executor state is freed
 };
@@ -219,6 +220,20 @@ QxtStatement qxt_current_statement(void) {
   st.lxid = MyProc != nullptr ? MyProc->lxid : 0;
   st.unit = nullptr;
   return st;
+}
+
+int64_t* qxt_statement_spend(const QxtStatement& st) {
+  if (st.unit != nullptr && st.unit == g_current) return &st.unit->spent;
+  // Untracked (the message that loaded the library, or no hook ran): one
+  // count per statement start, whatever COMMITs change the transaction id
+  // in between (stricter than the memo's key, never looser).
+  static int64_t fallback_start = 0;
+  static int64_t fallback_spent = 0;
+  if (fallback_start != st.start) {
+    fallback_start = st.start;
+    fallback_spent = 0;
+  }
+  return &fallback_spent;
 }
 
 qxt::StatementMemo& qxt_memo_for(const QxtStatement& st, const qxt::Settings& s) {

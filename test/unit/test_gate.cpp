@@ -103,6 +103,11 @@ struct FakeGate : Gate {
       r.budgeted = false;
     }
   }
+  bool preflight(Endpoint, std::size_t n, Error* why) noexcept override {
+    if (budget < 0 || spent + static_cast<long>(n) <= budget) return true;
+    *why = make_error(ErrorKind::StatementBudget, "budget");
+    return false;
+  }
   void paid(Endpoint, std::size_t n) noexcept override { paid_n += static_cast<long>(n); }
   void known(Endpoint, std::size_t m, std::size_t c) noexcept override {
     memo_n += static_cast<long>(m);
@@ -308,4 +313,34 @@ TEST(Gate, MemoHitsAreReported) {
   EXPECT_EQ(srv.requests(), 1);
   EXPECT_EQ(gate.memo_n, 1);
   EXPECT_EQ(gate.paid_n, 1);
+}
+
+TEST(Gate, ABatchTheBudgetCannotPayWholeSendsNothing) {
+  // qxt_carrier_batch is all or nothing: paying for part of it would throw
+  // the part away with the statement.
+  MiniServer srv([&](const MiniRequest& r, int) { return send(http_ok(batch_answer(r.body))); });
+  FakeGate gate;
+  gate.budget = 25;
+  Client client;
+  Settings s = settings_for(srv, &gate);
+  s.batch_size = 10;
+  StatementMemo memo;
+  memo.enter({2, 2, 2});
+  LookupService svc(client, memo, s, nullptr);
+  auto keys = numbers(40);
+  BatchJob* adopted = nullptr;
+  try {
+    svc.carrier_batch(keys.data(), keys.size(), nullptr, 0, [&](BatchJob* j) { adopted = j; });
+    ADD_FAILURE() << "no refusal";
+  } catch (const QxtError& e) {
+    EXPECT_EQ(e.error().sqlstate, "QX201");
+  }
+  delete adopted;
+  EXPECT_EQ(srv.requests(), 0);
+  // 20 numbers fit: the batch runs.
+  auto fewer = numbers(20);
+  svc.carrier_batch(fewer.data(), fewer.size(), nullptr, 0, [&](BatchJob* j) { adopted = j; });
+  EXPECT_EQ(adopted->answered(), 20u);
+  delete adopted;
+  EXPECT_EQ(srv.requests(), 2);
 }
