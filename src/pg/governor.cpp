@@ -36,6 +36,7 @@ constexpr int kAccounts = 256;     // vendor keys governed at once (more: not go
 constexpr int kDailyRoles = 1024;  // roles with a daily budget counted at once
 constexpr int64_t kStaleWaiterUs = 100 * 1000;  // a waiter silent this long is gone
 constexpr int64_t kMaxHoldUs = 5 * 1000 * 1000; // the longest shared back-off
+constexpr int64_t kCeilingUs = 10 * 1000 * 1000; // how long a throttled level holds
 
 struct GovAccount {
   uint64 fp;              // fingerprint of the key (0: free)
@@ -44,9 +45,11 @@ struct GovAccount {
   int64_t next_token_us;  // token bucket: the earliest start of the next request
   int64_t hold_until_us;  // the vendor throttled: nobody starts before this
   int streak;             // throttling answers in a row (doubles the hold)
-  int cap;                // the vendor's apparent limit: halved at each
-                          // throttling answer, +1 at each success (at most
-                          // qxt.max_inflight applies on top)
+  int cap;                // requests this account may have in flight now (at
+                          // most qxt.max_inflight applies on top)
+  int ceiling;            // what the vendor accepted at once when it last
+                          // throttled: the cap stays at or below it ...
+  int64_t ceiling_until_us;  // ... until this time, then probes one higher
   int64_t last_used_us;
 };
 
@@ -155,6 +158,7 @@ int account_index(uint64 fp, int64_t now) {
     std::memset(&a, 0, sizeof a);
     a.fp = fp;
     a.cap = 1024;
+    a.ceiling = 1024;
   }
   return free_idx;
 }
@@ -479,18 +483,31 @@ class QxtGate final : public qxt::Gate {
       --me->held;
       if (me->held == 0 && !me->waiting) me->account = -1;
     }
-    if (throttled) {
+    if (throttled && now >= a.hold_until_us) {
+      // One throttling event per hold: the answers of requests sent before
+      // it began say the same thing again, and neither lengthen the hold
+      // nor lower the cap once more.
       int64_t hold = std::min<int64_t>(200000LL << std::min(a.streak, 4), 3000000);
       if (retry_after_s > 0) hold = std::max<int64_t>(hold, retry_after_s * 1000000);
       hold = std::min(hold, kMaxHoldUs);
-      a.hold_until_us = std::max(a.hold_until_us, now + hold);
+      a.hold_until_us = now + hold;
       ++a.streak;
-      // The vendor's limit is below what was in flight: after the hold,
-      // half of it starts again, not everyone at once.
-      a.cap = std::max(1, std::min(a.cap, a.inflight + 1) / 2);
+      // The vendor's limit is what it still had in flight (this request
+      // was one too many): after the hold, no more than that start again,
+      // not everyone at once, and the cap stays there for a while before
+      // it probes one higher.
+      a.ceiling = std::max(1, a.inflight);
+      a.ceiling_until_us = now + kCeilingUs;
+      a.cap = std::min(a.cap, a.ceiling);
     } else if (ok) {
       a.streak = 0;
-      if (a.cap < p_.max_inflight) ++a.cap;
+      if (a.cap < p_.max_inflight && (a.cap < a.ceiling || now >= a.ceiling_until_us)) {
+        ++a.cap;
+        if (a.cap > a.ceiling) {  // probing above the old limit
+          a.ceiling = a.cap;
+          a.ceiling_until_us = now + kCeilingUs;
+        }
+      }
     }
     SpinLockRelease(&g_gov->mutex);
   }

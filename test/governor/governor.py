@@ -279,6 +279,26 @@ check("throttle: nothing paid twice", st["charged"] == 320 and st["charged_disti
 figures.append("throttle: 4 sessions x 32 requests in a 700 ms 429 window: %d refused"
                % st["refused_window"])
 
+# The vendor's limit is below qxt.max_inflight: after the first 429s the
+# account's cap comes down to it, and the end of each hold is no stampede.
+KEY_T2 = "govthrottle000000000000000000002"
+account(KEY_T2, inflight_limit=2)
+server_set(PRE, max_inflight=8)
+t0 = time.time()
+res = parallel([lambda i=i: psql(PRE, "SET qxt.batch_concurrency = 4", "SET qxt.batch_size = 5",
+                                 "SELECT count(res) FROM qxt_carrier_batch(%s)"
+                                 % numbers(13410000000 + i * 1000, 40), key=KEY_T2)
+                for i in range(4)])
+below = time.time() - t0
+st = stats(KEY_T2)
+server_set(PRE, max_inflight=None)
+check("throttle below the cap: a vendor limit of 2 under max_inflight 8, every session completes",
+      all(r[0] == 0 and r[1] == "40" for r in res), str([r[2][:120] for r in res]))
+check("throttle below the cap: nothing paid twice", st["charged"] == 160 and st["charged_distinct"] == 160,
+      "%s charged, %s distinct" % (st["charged"], st["charged_distinct"]))
+figures.append("throttle: vendor limit 2 under max_inflight 8, 4 sessions x 8 requests: %d refused "
+               "(429), %.2f s" % (st["refused_429"], below))
+
 # ---------------------------------------------------------------------------
 # 5. qxt.max_requests_per_s: starts spaced across all backends.
 KEY_R = "govrate0000000000000000000000001"
