@@ -33,7 +33,7 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN
 
 say "sanitize: building the unit tests with -DQXT_SANITIZE=ON ($CXX_SAN) into build-asan/ (log: build/logs/sanitize-build.log)"
 if ! run_logged "$LOGDIR/sanitize-build.log" env CC="$CC_SAN" CXX="$CXX_SAN" bash -c '
-        cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" \
               -DCMAKE_CXX_COMPILER="$CXX" -DQXT_SANITIZE=ON &&
         cmake --build build-asan -j"$(nproc)"'; then
     echo "sanitize: build failed ($(( $(now_s) - t0 ))s)"
