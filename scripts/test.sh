@@ -114,7 +114,7 @@ run_unit() {
         return
     fi
     say "unit: running ctest (log: build/logs/unit-ctest.log)"
-    (cd build && ctest --output-on-failure --timeout 300) \
+    (cd build && ctest -j2 --output-on-failure --timeout 300) \
         >"$LOGDIR/unit-ctest.log" 2>&1
     local rc=$?
     local line total failed

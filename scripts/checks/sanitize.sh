@@ -43,7 +43,7 @@ fi
 tb=$(now_s)
 
 say "sanitize: running ctest under ASan+UBSan (log: build/logs/sanitize-ctest.log)"
-(cd build-asan && ctest --output-on-failure --timeout 600) \
+(cd build-asan && ctest -j2 --output-on-failure --timeout 600) \
     >"$LOGDIR/sanitize-ctest.log" 2>&1
 rc=$?
 tt=$(now_s)
