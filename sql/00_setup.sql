@@ -55,9 +55,12 @@ EXCEPTION WHEN OTHERS THEN
   END IF;
   out := st || ': ' || msg;
   IF coalesce(det, '') <> '' THEN
-    out := out || E'\n  DETAIL: ' || regexp_replace(regexp_replace(det,
+    out := out || E'\n  DETAIL: ' || regexp_replace(regexp_replace(regexp_replace(det,
              '127\.0\.0\.1(:| port )[0-9]+', '127.0.0.1\1PORT', 'g'),
-             '(after|timed out after|Timeout was reached after|with) [0-9]+ (ms|milliseconds|out of [0-9-]+ bytes received|bytes)', '\1 N \2', 'g');
+             '(after|timed out after|Timeout was reached after|with) [0-9]+ (ms|milliseconds|out of [0-9-]+ bytes received|bytes)', '\1 N \2', 'g'),
+             -- libcurl words a connect timeout two ways, by when the timer
+             -- fires: shown here in its shorter wording.
+             'Failed to connect to 127\.0\.0\.1 port PORT after N ms: Timeout was reached', 'Connection timeout after N ms', 'g');
   END IF;
   IF coalesce(hnt, '') <> '' THEN
     out := out || E'\n  HINT: ' || hnt;
