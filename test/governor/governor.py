@@ -416,6 +416,32 @@ check("stats: pg_read_all_stats reads them, a plain role gets 42501",
       r1[1] == "t" and r2[0] != 0 and "permission denied" in r2[2], "%s %s" % (r1, r2))
 
 # ---------------------------------------------------------------------------
+# 8b. Abandoned transfers (cancel, statement_timeout) still occupy the
+# vendor until it answers: a slot given back at once lets the vendor see
+# more than qxt.max_inflight.  One session times its statements out again
+# and again (any role can SET statement_timeout).
+KEY_A = "govabandon0000000000000000000001"
+account(KEY_A)
+latency(batch_ms=BATCH_MS)
+server_set(PRE, max_inflight=4)
+stmts = ["SET qxt.batch_concurrency = 16", "SET qxt.batch_size = 1",
+         "SET statement_timeout = '%dms'" % max(20, BATCH_MS // 4)]
+for i in range(20):
+    stmts.append("SELECT count(res) FROM qxt_carrier_batch(%s)" % numbers(13960000000 + i * 1000, 16))
+env_a = dict(os.environ, PGDATABASE="postgres", **PRE)
+args_a = ["psql", "-X", "-q", "-At"]  # no ON_ERROR_STOP: every statement fails with 57014
+for s_a in ["SET qxt.base_url = '%s'" % EMU, "SET qxt.apikey = '%s'" % KEY_A] + stmts:
+    args_a += ["-c", s_a]
+subprocess.run(args_a, env=env_a, capture_output=True, text=True, timeout=120)
+time.sleep(2 * BATCH_MS / 1000.0)
+st = stats(KEY_A)
+server_set(PRE, max_inflight=None)
+check("abandoned: statements timed out in a row never put more than qxt.max_inflight = 4 "
+      "in flight at the vendor", st["max_in_flight"] <= 4,
+      "vendor max in flight %d, requests %d, charged %d"
+      % (st["max_in_flight"], st["requests"]["carrier_batch"], st["charged"]))
+
+# ---------------------------------------------------------------------------
 # 9. The governor's overhead on a single lookup (figure, not a check: it is
 # a timing, measured side by side on a shared machine).
 KEY_O = "govoverhead000000000000000000001"
