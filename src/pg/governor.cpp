@@ -37,6 +37,8 @@ constexpr int kDailyRoles = 1024;  // roles with a daily budget counted at once
 constexpr int64_t kStaleWaiterUs = 100 * 1000;  // a waiter silent this long is gone
 constexpr int64_t kMaxHoldUs = 5 * 1000 * 1000; // the longest shared back-off
 constexpr int64_t kCeilingUs = 10 * 1000 * 1000; // how long a throttled level holds
+constexpr int kOrphans = 1024;     // abandoned requests still counted at once (all accounts)
+constexpr int64_t kOrphanGuessUs = 1000 * 1000;  // the vendor's time for one, before any answer
 
 struct GovAccount {
   uint64 fp;              // fingerprint of the key (0: free)
@@ -51,6 +53,16 @@ struct GovAccount {
                           // throttled: the cap stays at or below it ...
   int64_t ceiling_until_us;  // ... until this time, then probes one higher
   int64_t last_used_us;
+  int64_t latency_us[3];  // the vendor's time per endpoint (moving average of answers)
+};
+
+// A request abandoned after it may have reached the vendor (a cancel, a
+// statement_timeout, an error elsewhere in the batch): the vendor goes on
+// working on it, so it stays counted in flight for as long as the vendor
+// would take, not until the client stops waiting.
+struct GovOrphan {
+  int account;       // -1: free
+  int64_t until_us;  // counted in flight until then
 };
 
 struct GovBackend {
@@ -71,6 +83,9 @@ struct GovShared {
   slock_t mutex;
   GovAccount accounts[kAccounts];
   GovDaily daily[kDailyRoles];
+  GovOrphan orphans[kOrphans];
+  int norphans;            // entries in use
+  int64_t next_orphan_us;  // the earliest until_us among them
   int nbackends;
   GovBackend backends[FLEXIBLE_ARRAY_MEMBER];
 };
@@ -104,6 +119,7 @@ void gov_shmem_startup(void) {
     SpinLockInit(&g_gov->mutex);
     g_gov->nbackends = MaxBackends + 1;
     for (int i = 0; i < g_gov->nbackends; ++i) g_gov->backends[i].account = -1;
+    for (GovOrphan& o : g_gov->orphans) o.account = -1;
   }
   LWLockRelease(AddinShmemInitLock);
 }
@@ -132,6 +148,50 @@ void gov_exit(int, Datum) {
   me->held = 0;
   me->waiting = false;
   SpinLockRelease(&g_gov->mutex);
+}
+
+// Under the mutex: abandoned requests the vendor is done with by now leave
+// their accounts' counts in flight.
+void expire_orphans(int64_t now) {
+  if (g_gov->norphans == 0 || now < g_gov->next_orphan_us) return;
+  int64_t next = INT64_MAX;
+  for (GovOrphan& o : g_gov->orphans) {
+    if (o.account < 0) continue;
+    if (o.until_us <= now) {
+      GovAccount& a = g_gov->accounts[o.account];
+      a.inflight = std::max(0, a.inflight - 1);
+      o.account = -1;
+      --g_gov->norphans;
+    } else {
+      next = std::min(next, o.until_us);
+    }
+  }
+  g_gov->next_orphan_us = next;
+}
+
+// Under the mutex: counts an abandoned request of account `ai` in flight
+// until `until`; false when that is past or the table is full (the caller
+// then lets its slot go at once).
+bool keep_orphan(int ai, int64_t until, int64_t now) {
+  if (until <= now || g_gov->norphans >= kOrphans) return false;
+  for (GovOrphan& o : g_gov->orphans) {
+    if (o.account >= 0) continue;
+    o.account = ai;
+    o.until_us = until;
+    ++g_gov->norphans;
+    g_gov->next_orphan_us = std::min(g_gov->next_orphan_us, until);
+    return true;
+  }
+  return false;
+}
+
+int endpoint_index(qxt::Endpoint ep) {
+  switch (ep) {
+    case qxt::Endpoint::Carrier: return 0;
+    case qxt::Endpoint::CarrierBatch: return 1;
+    case qxt::Endpoint::Balance: return 2;
+  }
+  return 0;
 }
 
 // Under the mutex: the account of `fp`, taking a free (or idle) entry for a
@@ -229,7 +289,7 @@ class QxtGate final : public qxt::Gate {
   }
 
   void ended(qxt::GateRequest& r, const qxt::GateOutcome& o) noexcept override {
-    release(r, o.throttled, o.ok, o.retry_after_s);
+    release(r, o.throttled, o.ok, o.retry_after_s, false, o.ok ? o.latency_ms : -1);
     if (o.reached) r.sent = true;
     refund(r);
     QxtStatDelta d;
@@ -244,7 +304,7 @@ class QxtGate final : public qxt::Gate {
   }
 
   void abandoned(qxt::GateRequest& r, bool reached) noexcept override {
-    release(r, false, false, -1);
+    release(r, false, false, -1, reached, -1);
     if (reached) r.sent = true;
     refund(r);
     QxtStatDelta d;
@@ -420,6 +480,7 @@ class QxtGate final : public qxt::Gate {
     const int64_t now = now_us();
     bool go = false;
     SpinLockAcquire(&g_gov->mutex);
+    expire_orphans(now);
     const int ai = account_index(p_.account_fp, now);
     if (ai < 0) {  // every entry busy with other keys: not governed
       SpinLockRelease(&g_gov->mutex);
@@ -465,20 +526,40 @@ class QxtGate final : public qxt::Gate {
       }
     }
     SpinLockRelease(&g_gov->mutex);
-    if (go) r.slot = ai;
+    if (go) {
+      r.slot = ai;
+      r.admitted_us = now;
+    }
     return go;
   }
 
   // An admitted request ended: its slot goes back; a throttling answer
-  // holds every backend of the account back together.
-  void release(qxt::GateRequest& r, bool throttled, bool ok, long retry_after_s) noexcept {
+  // holds every backend of the account back together.  An abandoned one
+  // that may have reached the vendor (`orphan`) keeps its slot until the
+  // vendor is likely done with it (twice its usual time for the endpoint,
+  // never past qxt.timeout_ms from its start), so cancelling statements
+  // cannot put more than qxt.max_inflight at the vendor.  `latency_ms`:
+  // an accepted answer's time (else < 0).
+  void release(qxt::GateRequest& r, bool throttled, bool ok, long retry_after_s, bool orphan,
+               double latency_ms) noexcept {
     if (g_gov == nullptr || r.slot < 0 || r.slot >= kAccounts) return;
     GovBackend* me = my_slot();
     const int64_t now = now_us();
+    const int ep = endpoint_index(r.endpoint);
     SpinLockAcquire(&g_gov->mutex);
     GovAccount& a = g_gov->accounts[r.slot];
+    bool kept = false;
+    if (orphan) {
+      const int64_t usual = a.latency_us[ep] > 0 ? 2 * a.latency_us[ep] : kOrphanGuessUs;
+      const int64_t longest = static_cast<int64_t>(p_.timeout_ms) * 1000;
+      kept = keep_orphan(r.slot, r.admitted_us + std::min(usual, longest), now);
+    }
+    if (latency_ms >= 0) {
+      const int64_t l = static_cast<int64_t>(latency_ms * 1000.0);
+      a.latency_us[ep] = a.latency_us[ep] == 0 ? l : (7 * a.latency_us[ep] + l) / 8;
+    }
     r.slot = -1;
-    a.inflight = std::max(0, a.inflight - 1);
+    if (!kept) a.inflight = std::max(0, a.inflight - 1);
     if (me != nullptr && me->held > 0) {
       --me->held;
       if (me->held == 0 && !me->waiting) me->account = -1;
@@ -488,7 +569,8 @@ class QxtGate final : public qxt::Gate {
       // it began say the same thing again, and neither lengthen the hold
       // nor lower the cap once more.
       int64_t hold = std::min<int64_t>(200000LL << std::min(a.streak, 4), 3000000);
-      if (retry_after_s > 0) hold = std::max<int64_t>(hold, retry_after_s * 1000000);
+      if (retry_after_s > 0)  // (clamped first: a vendor's absurd value cannot overflow)
+        hold = std::max<int64_t>(hold, std::min<int64_t>(retry_after_s, kMaxHoldUs / 1000000) * 1000000);
       hold = std::min(hold, kMaxHoldUs);
       a.hold_until_us = now + hold;
       ++a.streak;
@@ -559,6 +641,7 @@ QxtGateParams qxt_gate_params(const char* apikey) {
   p.max_requests_per_s = qxt_gucs.max_requests_per_s;
   p.statement_budget = qxt_gucs.statement_budget;
   p.daily_budget = qxt_gucs.daily_budget;
+  p.timeout_ms = qxt_gucs.timeout_ms;
   p.statement_spent = qxt_statement_spend(qxt_current_statement());
   p.role = GetSessionUserId();
   if (p.daily_budget >= 0) {
