@@ -67,6 +67,21 @@ DECLARE
 BEGIN
   PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
 
+  -- The DELETE below runs as the superuser doing the update: a trigger on
+  -- these tables (a role holding TRIGGER under 1.0 may have made one) would
+  -- run its function with the superuser's rights.  Refuse, as qxt_refresh
+  -- does, before anything fires.
+  IF EXISTS (SELECT FROM pg_catalog.pg_trigger t
+             WHERE t.tgrelid OPERATOR(pg_catalog.=) ANY (ARRAY[
+                     pg_catalog.to_regclass('@extschema@.qxt_lookups'),
+                     pg_catalog.to_regclass('@extschema@.qxt_refresh_runs')]::pg_catalog.oid[])
+               AND NOT t.tgisinternal) THEN
+    RAISE EXCEPTION 'qxt_portability 1.1: qxt_lookups or qxt_refresh_runs has a user trigger'
+      USING ERRCODE = '55000',
+            DETAIL = 'The update deletes from qxt_lookups as the superuser running it; a trigger would run with its rights. Nothing was changed.',
+            HINT = 'Drop the trigger(s) (SELECT tgname, tgrelid::regclass FROM pg_trigger WHERE NOT tgisinternal), then update again.';
+  END IF;
+
   -- In 1.1 only qxt_refresh writes these tables, as their owner: no other
   -- role needs INSERT, UPDATE or TRIGGER (a cached answer is served to every
   -- caller as the vendor's).  Revoking the table privilege also revokes the
