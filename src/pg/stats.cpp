@@ -26,6 +26,7 @@
 #include <cstdio>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "latency_histogram.hpp"
 #include "qxt_pg.hpp"
@@ -300,6 +301,24 @@ const char* load_file(FILE* f) {
 // In the postmaster, when it creates the shared memory: loads the file, if
 // any, and removes it.
 void load_at_start() {
+  // Only a regular file is opened: a FIFO there would block the postmaster
+  // in open() forever, and a directory would never be replaced at shutdown.
+  struct stat lst;
+  if (lstat(kFile, &lst) != 0) {
+    if (errno != ENOENT)
+      ereport(LOG, (errcode_for_file_access(),
+                    errmsg("qxt_portability: could not read statistics file \"%s\": %m", kFile)));
+    return;
+  }
+  if (!S_ISREG(lst.st_mode)) {
+    ereport(LOG, (errmsg("qxt_portability: ignoring statistics file \"%s\": it is not a regular file",
+                         kFile),
+                  errdetail("The usage statistics (qxt_stat, qxt_stat_errors) start from zero.")));
+    if (S_ISDIR(lst.st_mode) ? rmdir(kFile) != 0 : unlink(kFile) != 0)
+      ereport(LOG, (errcode_for_file_access(),
+                    errmsg("qxt_portability: could not remove \"%s\": %m", kFile)));
+    return;
+  }
   FILE* f = AllocateFile(kFile, PG_BINARY_R);
   if (f == nullptr) {
     if (errno != ENOENT)
