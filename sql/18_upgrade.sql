@@ -38,7 +38,39 @@ SELECT 'default ' || a.attname, pg_get_expr(d.adbin, d.adrelid)
 FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
 WHERE d.adrelid = 'qxt_lookups'::regclass;
 SELECT * FROM upgraded ORDER BY 1;
+-- A trigger that a role holding TRIGGER under 1.0 put on qxt_lookups would
+-- run as the superuser when the update's cleanup deletes from the table:
+-- the update refuses (55000) before anything fires, and changes nothing.
+-- (attack round 2: GRANT ALL ON qxt_lookups, a BEFORE DELETE trigger.)
+CREATE DATABASE qxt_regress_upgrade_trg;
+\c qxt_regress_upgrade_trg
+CREATE EXTENSION qxt_portability VERSION '1.0';
+CREATE ROLE qxt_regress_upg_trg;
+GRANT ALL ON qxt_lookups TO qxt_regress_upg_trg;
+GRANT CREATE ON DATABASE qxt_regress_upgrade_trg TO qxt_regress_upg_trg;
+SET ROLE qxt_regress_upg_trg;
+CREATE SCHEMA upg_trg;
+CREATE TABLE upg_trg.fired (who name, super boolean);
+CREATE FUNCTION upg_trg.spy() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  INSERT INTO upg_trg.fired SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user;
+  RETURN NULL;
+END $f$;
+CREATE TRIGGER spy BEFORE DELETE ON public.qxt_lookups
+  FOR EACH STATEMENT EXECUTE FUNCTION upg_trg.spy();
+RESET ROLE;
+ALTER EXTENSION qxt_portability UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'qxt_portability';
+SELECT count(*) AS trigger_ran FROM upg_trg.fired;
+SELECT has_table_privilege('qxt_regress_upg_trg', 'qxt_lookups', 'INSERT') AS still_granted;
+-- Dropped, the update goes through.
+DROP TRIGGER spy ON qxt_lookups;
+ALTER EXTENSION qxt_portability UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'qxt_portability';
+SELECT count(*) AS trigger_ran FROM upg_trg.fired;
 \c contrib_regression
+DROP DATABASE qxt_regress_upgrade_trg;
+DROP ROLE qxt_regress_upg_trg;
 SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint
 WHERE conrelid = 'qxt_lookups'::regclass
 UNION ALL
