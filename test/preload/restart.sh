@@ -40,6 +40,9 @@ export PGDATABASE=postgres
 DATA="$(q 'SHOW data_directory')"
 LOG="$(pg_lsclusters -h | awk '$1 == 15 && $2 == "regress" {print $7}')"
 FILE="$DATA/pg_stat/qxt_portability.stat"
+# (stop then start, never "restart": pg_ctlcluster decides whether to stop
+# from /var/run/postgresql/15-regress.pid, which every cluster named regress
+# on the machine shares)
 ctl() { pg_ctlcluster 15 regress "$@" >/dev/null 2>&1; }
 wait_up() {
     local i
@@ -85,7 +88,7 @@ check "the percentiles of 1..250 ms" "t" \
     "$(q "SELECT abs(p50_ms - 125) / 125 < 0.05 AND abs(p99_ms - 248) / 248 < 0.05 FROM qxt_stat")"
 
 # 2. a clean restart keeps everything; the file is gone while the server runs
-ctl restart -m fast && wait_up
+ctl stop -m fast && ctl start && wait_up
 check "clean restart: every row and percentile kept" "$before" "$(snapshot)"
 if [ -e "$FILE" ]; then not_ok "the file is removed once loaded"; else ok "the file is removed once loaded"; fi
 q "SELECT 1 FROM qxt_carrier('13972565391')" >/dev/null 2>&1
@@ -188,7 +191,7 @@ check "after a crash: counting works" "08001|1" "$(q "SELECT sqlstate || '|' || 
 if grep -q "qxt_portability: ignoring" <(tail -n 20 "$LOG"); then not_ok "after a crash: no LOG about the file"; else ok "after a crash: no LOG about the file"; fi
 
 # 6. the key is in no column, and the file never holds it
-ctl restart -m fast && wait_up
+ctl stop -m fast && ctl start && wait_up
 ctl stop -m fast
 if grep -qa "restart_key_00000000000000000001" "$FILE"; then not_ok "the file holds no key"; else ok "the file holds no key"; fi
 ctl start && wait_up
