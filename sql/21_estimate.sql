@@ -144,6 +144,28 @@ SELECT qxt_fault('');
 SELECT state, to_look_up, message FROM qxt_refresh_progress ORDER BY run_id DESC LIMIT 6;
 \! test/emulator/emuctl sent regress_estimate_000000000000001
 
+-- A dry run tells, for free, which numbers qxt_lookups holds fresh: a role
+-- that may run refreshes but not read the table gets 42501 before
+-- anything (no run recorded, nothing sent); with SELECT, it runs.
+GRANT EXECUTE ON PROCEDURE qxt_refresh(text, interval, boolean) TO qxt_regress_analyst;
+GRANT SELECT ON est_phones TO qxt_regress_analyst;
+SELECT has_table_privilege('qxt_regress_analyst', 'qxt_lookups', 'SELECT') AS analyst_reads_lookups;
+SELECT count(*) AS runs_before FROM qxt_refresh_runs \gset
+SET SESSION AUTHORIZATION qxt_regress_analyst;
+CALL qxt_refresh('SELECT phone FROM est_phones', dry_run => true);
+\echo :LAST_ERROR_SQLSTATE
+RESET SESSION AUTHORIZATION;
+SELECT count(*) - :runs_before AS runs_recorded FROM qxt_refresh_runs;
+GRANT SELECT ON qxt_lookups TO qxt_regress_analyst;
+SET SESSION AUTHORIZATION qxt_regress_analyst;
+CALL qxt_refresh('SELECT phone FROM est_phones', dry_run => true);
+RESET SESSION AUTHORIZATION;
+SELECT state, to_look_up FROM qxt_refresh_progress ORDER BY run_id DESC LIMIT 1;
+\! test/emulator/emuctl sent regress_estimate_000000000000001
+REVOKE SELECT ON qxt_lookups FROM qxt_regress_analyst;
+REVOKE EXECUTE ON PROCEDURE qxt_refresh(text, interval, boolean) FROM qxt_regress_analyst;
+REVOKE SELECT ON est_phones FROM qxt_regress_analyst;
+
 DROP TABLE est_phones;
 TRUNCATE qxt_lookups;
 DELETE FROM qxt_refresh_runs;

@@ -1198,6 +1198,27 @@ Datum qxt_refresh(PG_FUNCTION_ARGS) {
                       errdetail("Nothing was sent.")));
     r.dry_run = PG_GETARG_BOOL(2);
   }
+  // A dry run says, for free, which numbers qxt_lookups holds fresh (its
+  // "skipped as fresh"): only for a caller who may read the table anyway,
+  // as qxt_estimate with qxt.cache_max_age.  (A real run says it too, but
+  // pays for every number that is not there and stores it.)
+  if (r.dry_run) {
+    const Oid relid = get_relname_relid("qxt_lookups", qxt_extension_namespace());
+    if (OidIsValid(relid) && pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK &&
+        pg_attribute_aclcheck_all(relid, GetUserId(), ACL_SELECT, ACLMASK_ALL) != ACLCHECK_OK) {
+      const char* role = GetUserNameFromId(GetUserId(), false);
+      ereport(ERROR,
+              (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+               errmsg("permission denied for a dry run of qxt_refresh: it needs SELECT on "
+                      "qxt_lookups"),
+               errdetail("A dry run tells which numbers of the source qxt_lookups already holds "
+                         "(skipped as fresh) without paying; role \"%s\" may not read the table. "
+                         "Nothing was sent and no run was recorded.",
+                         role),
+               errhint("GRANT SELECT ON qxt_lookups TO %s, or run qxt_refresh without dry_run.",
+                       quote_identifier(role))));
+    }
+  }
 
   if (!DatumGetBool(DirectFunctionCall1(pg_try_advisory_lock_int8, Int64GetDatum(kLockKey))))
     ereport(ERROR,
