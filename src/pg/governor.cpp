@@ -52,6 +52,9 @@ struct GovAccount {
   int ceiling;            // what the vendor accepted at once when it last
                           // throttled: the cap stays at or below it ...
   int64_t ceiling_until_us;  // ... until this time, then probes one higher
+  bool event_alone;          // this hold's throttling hit a request sent alone
+  int cap_before, ceiling_before;  // as they were when this hold began
+  int64_t ceiling_until_before;
   int64_t last_used_us;
   int64_t latency_us[3];  // the vendor's time per endpoint (moving average of answers)
 };
@@ -516,6 +519,7 @@ class QxtGate final : public qxt::Gate {
       // With a rate limit only one request starts per token.
       go = ahead < (p_.max_requests_per_s > 0 ? 1 : free_slots);
       if (go) {
+        r.ahead = a.inflight;
         ++a.inflight;
         if (me != nullptr) {
           ++me->held;
@@ -564,23 +568,41 @@ class QxtGate final : public qxt::Gate {
       --me->held;
       if (me->held == 0 && !me->waiting) me->account = -1;
     }
-    if (throttled && now >= a.hold_until_us) {
-      // One throttling event per hold: the answers of requests sent before
-      // it began say the same thing again, and neither lengthen the hold
-      // nor lower the cap once more.
-      int64_t hold = std::min<int64_t>(200000LL << std::min(a.streak, 4), 3000000);
-      if (retry_after_s > 0)  // (clamped first: a vendor's absurd value cannot overflow)
-        hold = std::max<int64_t>(hold, std::min<int64_t>(retry_after_s, kMaxHoldUs / 1000000) * 1000000);
-      hold = std::min(hold, kMaxHoldUs);
-      a.hold_until_us = now + hold;
-      ++a.streak;
-      // The vendor's limit is what it still had in flight (this request
-      // was one too many): after the hold, no more than that start again,
-      // not everyone at once, and the cap stays there for a while before
-      // it probes one higher.
-      a.ceiling = std::max(1, a.inflight);
-      a.ceiling_until_us = now + kCeilingUs;
-      a.cap = std::min(a.cap, a.ceiling);
+    if (throttled) {
+      if (now >= a.hold_until_us) {
+        // One throttling event per hold: the answers of requests sent
+        // before it began say the same thing again, and do not lengthen
+        // the hold.
+        int64_t hold = std::min<int64_t>(200000LL << std::min(a.streak, 4), 3000000);
+        if (retry_after_s > 0)  // (clamped first: a vendor's absurd value cannot overflow)
+          hold = std::max<int64_t>(hold, std::min<int64_t>(retry_after_s, kMaxHoldUs / 1000000) * 1000000);
+        hold = std::min(hold, kMaxHoldUs);
+        a.hold_until_us = now + hold;
+        ++a.streak;
+        a.event_alone = false;
+        a.cap_before = a.cap;
+        a.ceiling_before = a.ceiling;
+        a.ceiling_until_before = a.ceiling_until_us;
+      }
+      // The vendor's limit: a request refused while `ahead` others were in
+      // flight says the limit is at most `ahead` (it was one too many), so
+      // after the hold no more than that start again (no stampede), and the
+      // cap stays there for a while before it probes one higher.  But a
+      // request refused while alone says "not now", not "too many": in such
+      // an event the vendor refuses everything for a while, and the cap
+      // stays where it was before it.
+      if (r.ahead == 0) {
+        if (!a.event_alone) {
+          a.event_alone = true;
+          a.cap = a.cap_before;
+          a.ceiling = a.ceiling_before;
+          a.ceiling_until_us = a.ceiling_until_before;
+        }
+      } else if (!a.event_alone) {
+        a.ceiling = std::min(a.ceiling, r.ahead);
+        a.ceiling_until_us = now + kCeilingUs;
+        a.cap = std::min(a.cap, a.ceiling);
+      }
     } else if (ok) {
       a.streak = 0;
       if (a.cap < p_.max_inflight && (a.cap < a.ceiling || now >= a.ceiling_until_us)) {
