@@ -454,6 +454,47 @@ check("abandoned: statements timed out in a row never put more than qxt.max_infl
       % (st["max_in_flight"], st["requests"]["carrier_batch"], st["charged"]))
 
 # ---------------------------------------------------------------------------
+# 8c. The same through qxt.timeout_ms (any role can SET it, down to 100 ms):
+# a transfer that times out after reaching the vendor is "ended", not
+# abandoned, so its slot goes back at once and it is retried while the
+# vendor still works on the first attempt; and an orphan (cancel) is kept
+# no longer than qxt.timeout_ms from its start, whatever the vendor's time.
+def vendor_seen(key, stmts):
+    env_c = dict(os.environ, PGDATABASE="postgres", **PRE)
+    args_c = ["psql", "-X", "-q", "-At"]
+    for s_c in ["SET qxt.base_url = '%s'" % EMU, "SET qxt.apikey = '%s'" % key] + stmts:
+        args_c += ["-c", s_c]
+    subprocess.run(args_c, env=env_c, capture_output=True, text=True, timeout=120)
+    time.sleep(1.5)
+    return stats(key)
+
+
+KEY_T = "govtimeout0000000000000000000001"
+account(KEY_T)
+latency(batch_ms=600)
+server_set(PRE, max_inflight=4)
+st_t = vendor_seen(KEY_T, ["SET qxt.batch_concurrency = 16", "SET qxt.batch_size = 1",
+                           "SET qxt.max_retries = 10", "SET qxt.timeout_ms = 100",
+                           ] + ["SELECT count(res) FROM qxt_carrier_batch(%s)" % numbers(13961000000 + i * 100, 16)
+                                for i in range(10)])
+KEY_U = "govtimeout0000000000000000000002"
+account(KEY_U)
+st_u = vendor_seen(KEY_U, ["SET qxt.batch_concurrency = 16", "SET qxt.batch_size = 1",
+                           "SET qxt.timeout_ms = 100", "SET statement_timeout = '50ms'"]
+                   + ["SELECT count(res) FROM qxt_carrier_batch(%s)" % numbers(13962000000 + i * 100, 16)
+                      for i in range(10)])
+server_set(PRE, max_inflight=None)
+latency(batch_ms=BATCH_MS)
+check("abandoned: requests timed out by qxt.timeout_ms = 100 (vendor 600 ms) never put more "
+      "than qxt.max_inflight = 4 in flight at the vendor", st_t["max_in_flight"] <= 4,
+      "vendor max in flight %d, requests %d, charged %d"
+      % (st_t["max_in_flight"], st_t["requests"]["carrier_batch"], st_t["charged"]))
+check("abandoned: statement_timeout 50 ms with qxt.timeout_ms = 100 (vendor 600 ms) never puts "
+      "more than qxt.max_inflight = 4 in flight at the vendor", st_u["max_in_flight"] <= 4,
+      "vendor max in flight %d, requests %d, charged %d"
+      % (st_u["max_in_flight"], st_u["requests"]["carrier_batch"], st_u["charged"]))
+
+# ---------------------------------------------------------------------------
 # 9. The governor's overhead on a single lookup (figure, not a check: it is
 # a timing, measured side by side on a shared machine).
 KEY_O = "govoverhead000000000000000000001"
