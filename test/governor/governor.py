@@ -494,6 +494,36 @@ check("abandoned: statement_timeout 50 ms with qxt.timeout_ms = 100 (vendor 600 
       "vendor max in flight %d, requests %d, charged %d"
       % (st_u["max_in_flight"], st_u["requests"]["carrier_batch"], st_u["charged"]))
 
+# 8d. (attack 12e) After the attacks above, nothing is leaked: a fresh
+# statement of the same key still gets qxt.max_inflight = 4 at once.
+time.sleep(1.5)
+account(KEY_U)
+latency(batch_ms=300)
+server_set(PRE, max_inflight=4)
+t0 = time.time()
+rc_l, out_l, err_l = psql(PRE, "SET qxt.batch_concurrency = 16", "SET qxt.batch_size = 1",
+                          "SELECT count(res) FROM qxt_carrier_batch(%s)" % numbers(13963000000, 16),
+                          key=KEY_U)
+el = time.time() - t0
+st_l = stats(KEY_U)
+server_set(PRE, max_inflight=None)
+latency(batch_ms=BATCH_MS)
+print("leak probe: rc %d out %s max_in_flight %d elapsed %.2f s %s" % (rc_l, out_l, st_l["max_in_flight"], el, err_l[:200]))
+check("attack12e: no governor slot leaked after orphans expire (4 in flight, 16 done)",
+      rc_l == 0 and out_l == "16" and st_l["max_in_flight"] == 4, "%d %s %d" % (rc_l, out_l, st_l["max_in_flight"]))
+
+# 8e. (attack 12e) dry run privilege: SET ROLE and column privileges.
+q(PRE, "CREATE TABLE gov_dry_src(phone text); INSERT INTO gov_dry_src VALUES ('13964000001')")
+q(PRE, "CREATE ROLE gov_dry; GRANT EXECUTE ON PROCEDURE qxt_refresh(text, interval, boolean) TO gov_dry; "
+       "GRANT SELECT ON gov_dry_src TO gov_dry; GRANT SELECT (mobile) ON qxt_lookups TO gov_dry")
+d1 = psql(PRE, "SET ROLE gov_dry", "CALL qxt_refresh('SELECT phone FROM gov_dry_src', dry_run => true)", key=KEY_U)
+q(PRE, "DO $$ DECLARE c text; BEGIN FOR c IN SELECT attname FROM pg_attribute WHERE attrelid = 'qxt_lookups'::regclass "
+       "AND attnum > 0 AND NOT attisdropped LOOP EXECUTE format('GRANT SELECT (%I) ON qxt_lookups TO gov_dry', c); END LOOP; END $$")
+d2 = psql(PRE, "SET ROLE gov_dry", "CALL qxt_refresh('SELECT phone FROM gov_dry_src', dry_run => true)", key=KEY_U)
+print("dry: %r\n     %r" % (d1, d2))
+check("attack12e: dry run refused under SET ROLE with SELECT on one column of qxt_lookups, allowed with all",
+      d1[0] != 0 and "permission denied" in d1[2] and d2[0] == 0, "%r %r" % (d1, d2))
+
 # ---------------------------------------------------------------------------
 # 9. The governor's overhead on a single lookup (figure, not a check: it is
 # a timing, measured side by side on a shared machine).
