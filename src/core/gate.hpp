@@ -44,6 +44,9 @@ struct GateOutcome {
   bool reached = false;    // it may have reached the vendor (may be charged)
   bool ok = false;         // a complete answer the caller accepted
   bool throttled = false;  // the vendor said "not now" (HTTP 429/503, code -8)
+  bool unfinished = false; // it reached the vendor but no complete answer
+                           // came back (timed out, cut off): the vendor may
+                           // still be working on it
   long retry_after_s = -1; // the vendor's Retry-After, -1 when none
 };
 

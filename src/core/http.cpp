@@ -747,6 +747,7 @@ RunStatus HttpPool::run(const HttpConfig& cfg, std::size_t n,
                       (t.http_status == 429 || t.http_status == 503 ||
                        (t.http_status == 200 && v == Verdict::Retry));
         o.retry_after_s = t.retry_after_s;
+        o.unfinished = o.reached && t.failure != TransportFailure::None;
         m.gate->ended(s->gate_req, o);
       }
       if (v == Verdict::Retry && !final_attempt && !stopping) {

@@ -38,7 +38,8 @@ constexpr int64_t kStaleWaiterUs = 100 * 1000;  // a waiter silent this long is 
 constexpr int64_t kMaxHoldUs = 5 * 1000 * 1000; // the longest shared back-off
 constexpr int64_t kCeilingUs = 10 * 1000 * 1000; // how long a throttled level holds
 constexpr int kOrphans = 1024;     // abandoned requests still counted at once (all accounts)
-constexpr int64_t kOrphanGuessUs = 1000 * 1000;  // the vendor's time for one, before any answer
+constexpr int64_t kOrphanMinUs = 1000 * 1000;    // an orphan counts at least this long
+constexpr int64_t kOrphanMaxUs = 60 * 1000 * 1000;  // ... and at most this long
 
 struct GovAccount {
   uint64 fp;              // fingerprint of the key (0: free)
@@ -292,7 +293,7 @@ class QxtGate final : public qxt::Gate {
   }
 
   void ended(qxt::GateRequest& r, const qxt::GateOutcome& o) noexcept override {
-    release(r, o.throttled, o.ok, o.retry_after_s, false, o.ok ? o.latency_ms : -1);
+    release(r, o.throttled, o.ok, o.retry_after_s, o.unfinished, o.ok ? o.latency_ms : -1);
     if (o.reached) r.sent = true;
     refund(r);
     QxtStatDelta d;
@@ -538,12 +539,15 @@ class QxtGate final : public qxt::Gate {
   }
 
   // An admitted request ended: its slot goes back; a throttling answer
-  // holds every backend of the account back together.  An abandoned one
-  // that may have reached the vendor (`orphan`) keeps its slot until the
-  // vendor is likely done with it (twice its usual time for the endpoint,
-  // never past qxt.timeout_ms from its start), so cancelling statements
-  // cannot put more than qxt.max_inflight at the vendor.  `latency_ms`:
-  // an accepted answer's time (else < 0).
+  // holds every backend of the account back together.  One that reached
+  // the vendor but got no complete answer (`orphan`: abandoned by a cancel
+  // or statement_timeout, timed out by qxt.timeout_ms, cut off) keeps its
+  // slot while the vendor is likely still working on it: twice the
+  // vendor's usual time for the endpoint from its start, at least 1 s, at
+  // most 60 s; not the session's own qxt.timeout_ms, which any role sets.
+  // So neither cancels nor short time limits put more than
+  // qxt.max_inflight at the vendor.  `latency_ms`: an accepted answer's
+  // time (else < 0).
   void release(qxt::GateRequest& r, bool throttled, bool ok, long retry_after_s, bool orphan,
                double latency_ms) noexcept {
     if (g_gov == nullptr || r.slot < 0 || r.slot >= kAccounts) return;
@@ -554,9 +558,8 @@ class QxtGate final : public qxt::Gate {
     GovAccount& a = g_gov->accounts[r.slot];
     bool kept = false;
     if (orphan) {
-      const int64_t usual = a.latency_us[ep] > 0 ? 2 * a.latency_us[ep] : kOrphanGuessUs;
-      const int64_t longest = static_cast<int64_t>(p_.timeout_ms) * 1000;
-      kept = keep_orphan(r.slot, r.admitted_us + std::min(usual, longest), now);
+      const int64_t life = std::clamp<int64_t>(2 * a.latency_us[ep], kOrphanMinUs, kOrphanMaxUs);
+      kept = keep_orphan(r.slot, r.admitted_us + life, now);
     }
     if (latency_ms >= 0) {
       const int64_t l = static_cast<int64_t>(latency_ms * 1000.0);
@@ -663,7 +666,6 @@ QxtGateParams qxt_gate_params(const char* apikey) {
   p.max_requests_per_s = qxt_gucs.max_requests_per_s;
   p.statement_budget = qxt_gucs.statement_budget;
   p.daily_budget = qxt_gucs.daily_budget;
-  p.timeout_ms = qxt_gucs.timeout_ms;
   p.statement_spent = qxt_statement_spend(qxt_current_statement());
   p.role = GetSessionUserId();
   if (p.daily_budget >= 0) {

@@ -34,7 +34,6 @@ struct QxtGateParams {
   int max_requests_per_s = 0;
   int statement_budget = -1;
   int daily_budget = -1;
-  int timeout_ms = 10000;       // qxt.timeout_ms: the longest a request can be at the vendor
   int64_t* statement_spent = nullptr;  // the statement unit's count (statement.cpp)
   Oid role = InvalidOid;        // session user: whose daily budget
   char role_name[NAMEDATALEN] = {0};

@@ -455,10 +455,9 @@ check("abandoned: statements timed out in a row never put more than qxt.max_infl
 
 # ---------------------------------------------------------------------------
 # 8c. The same through qxt.timeout_ms (any role can SET it, down to 100 ms):
-# a transfer that times out after reaching the vendor is "ended", not
-# abandoned, so its slot goes back at once and it is retried while the
-# vendor still works on the first attempt; and an orphan (cancel) is kept
-# no longer than qxt.timeout_ms from its start, whatever the vendor's time.
+# a transfer that times out after reaching the vendor leaves the vendor
+# working on it, so its slot must stay counted; and how long an orphan
+# stays counted must not follow the session's own qxt.timeout_ms.
 def vendor_seen(key, stmts):
     env_c = dict(os.environ, PGDATABASE="postgres", **PRE)
     args_c = ["psql", "-X", "-q", "-At"]
@@ -476,7 +475,7 @@ server_set(PRE, max_inflight=4)
 st_t = vendor_seen(KEY_T, ["SET qxt.batch_concurrency = 16", "SET qxt.batch_size = 1",
                            "SET qxt.max_retries = 10", "SET qxt.timeout_ms = 100",
                            ] + ["SELECT count(res) FROM qxt_carrier_batch(%s)" % numbers(13961000000 + i * 100, 16)
-                                for i in range(10)])
+                                for i in range(6)])
 KEY_U = "govtimeout0000000000000000000002"
 account(KEY_U)
 st_u = vendor_seen(KEY_U, ["SET qxt.batch_concurrency = 16", "SET qxt.batch_size = 1",
@@ -494,7 +493,7 @@ check("abandoned: statement_timeout 50 ms with qxt.timeout_ms = 100 (vendor 600 
       "vendor max in flight %d, requests %d, charged %d"
       % (st_u["max_in_flight"], st_u["requests"]["carrier_batch"], st_u["charged"]))
 
-# 8d. (attack 12e) After the attacks above, nothing is leaked: a fresh
+# 8d. After the attacks above, nothing is leaked: a fresh
 # statement of the same key still gets qxt.max_inflight = 4 at once.
 time.sleep(1.5)
 account(KEY_U)
@@ -508,11 +507,10 @@ el = time.time() - t0
 st_l = stats(KEY_U)
 server_set(PRE, max_inflight=None)
 latency(batch_ms=BATCH_MS)
-print("leak probe: rc %d out %s max_in_flight %d elapsed %.2f s %s" % (rc_l, out_l, st_l["max_in_flight"], el, err_l[:200]))
-check("attack12e: no governor slot leaked after orphans expire (4 in flight, 16 done)",
+check("abandoned: no governor slot leaked once they expire (a fresh statement: 4 in flight, 16 done)",
       rc_l == 0 and out_l == "16" and st_l["max_in_flight"] == 4, "%d %s %d" % (rc_l, out_l, st_l["max_in_flight"]))
 
-# 8e. (attack 12e) dry run privilege: SET ROLE and column privileges.
+# 8e. A dry run's privilege: SET ROLE and column privileges.
 q(PRE, "CREATE TABLE gov_dry_src(phone text); INSERT INTO gov_dry_src VALUES ('13964000001')")
 q(PRE, "CREATE ROLE gov_dry; GRANT EXECUTE ON PROCEDURE qxt_refresh(text, interval, boolean) TO gov_dry; "
        "GRANT SELECT ON gov_dry_src TO gov_dry; GRANT SELECT (mobile) ON qxt_lookups TO gov_dry")
@@ -520,8 +518,7 @@ d1 = psql(PRE, "SET ROLE gov_dry", "CALL qxt_refresh('SELECT phone FROM gov_dry_
 q(PRE, "DO $$ DECLARE c text; BEGIN FOR c IN SELECT attname FROM pg_attribute WHERE attrelid = 'qxt_lookups'::regclass "
        "AND attnum > 0 AND NOT attisdropped LOOP EXECUTE format('GRANT SELECT (%I) ON qxt_lookups TO gov_dry', c); END LOOP; END $$")
 d2 = psql(PRE, "SET ROLE gov_dry", "CALL qxt_refresh('SELECT phone FROM gov_dry_src', dry_run => true)", key=KEY_U)
-print("dry: %r\n     %r" % (d1, d2))
-check("attack12e: dry run refused under SET ROLE with SELECT on one column of qxt_lookups, allowed with all",
+check("dry run: refused under SET ROLE with SELECT on one column of qxt_lookups, allowed with all",
       d1[0] != 0 and "permission denied" in d1[2] and d2[0] == 0, "%r %r" % (d1, d2))
 
 # ---------------------------------------------------------------------------

@@ -54,6 +54,7 @@ struct FakeGate : Gate {
   long spent = 0;
   int in_flight = 0, max_in_flight = 0;
   int admitted = 0, ended_n = 0, abandoned_n = 0, stopped = 0, waits = 0, throttled = 0;
+  int unfinished = 0;  // ended after reaching the vendor with no complete answer
   long paid_n = 0, memo_n = 0, cache_n = 0, sent_numbers = 0;
 
   Admission admit(GateRequest& r, Error* why) noexcept override {
@@ -82,6 +83,7 @@ struct FakeGate : Gate {
     --in_flight;
     ++ended_n;
     if (o.throttled) ++throttled;
+    if (o.unfinished) ++unfinished;
     if (o.reached) sent_numbers += static_cast<long>(r.numbers);
     if (!o.reached && r.budgeted) {
       spent -= static_cast<long>(r.numbers);
@@ -343,4 +345,29 @@ TEST(Gate, ABatchTheBudgetCannotPayWholeSendsNothing) {
   EXPECT_EQ(adopted->answered(), 20u);
   delete adopted;
   EXPECT_EQ(srv.requests(), 2);
+}
+
+TEST(Gate, AnAttemptThatReachedTheVendorWithoutACompleteAnswerIsUnfinished) {
+  // The vendor may still be working on a request that timed out or was cut
+  // off (the governor keeps its slot); a complete answer, even a refusal,
+  // is finished.
+  MiniServer srv([&](const MiniRequest&, int i) {
+    if (i == 0) return send(http_status(503));
+    return MiniReply{MiniReply::Hang, ""};
+  });
+  FakeGate gate;
+  Client client;
+  Settings s = settings_for(srv, &gate);
+  s.http.max_retries = 1;
+  s.http.timeout_ms = 300;
+  s.http.concurrency = 1;
+  s.batch_size = 10;
+  auto keys = numbers(10);
+  BatchJob job(keys.data(), keys.size(), s.batch_size);
+  EXPECT_ANY_THROW(client.batch(s, job, nullptr));
+  EXPECT_EQ(srv.requests(), 2);
+  EXPECT_EQ(gate.ended_n, 2);
+  EXPECT_EQ(gate.throttled, 1);
+  EXPECT_EQ(gate.unfinished, 1) << "the 503 came back whole; the timed-out attempt did not";
+  EXPECT_EQ(gate.in_flight, 0);
 }
