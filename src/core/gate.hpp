@@ -28,8 +28,7 @@ struct GateRequest {
   bool sent = false;        // an attempt may have reached the vendor (set by
                             // the gate): its numbers are never given back
   int slot = -1;            // the gate's own bookkeeping (which account)
-  long long admitted_us = 0;  // the gate's own bookkeeping (when it went, and
-  int ahead = 0;              // how many of the account were in flight then)
+  long long admitted_us = 0;  // the gate's own bookkeeping (when it went)
 };
 
 enum class Admission {

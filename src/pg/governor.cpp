@@ -15,6 +15,7 @@
 // day) are read before, into plain data (QxtGateParams).
 #include "qxt_pg.hpp"
 #include "stats.hpp"
+#include "throttle.hpp"
 
 #include <time.h>
 
@@ -35,8 +36,6 @@ namespace {
 constexpr int kAccounts = 256;     // vendor keys governed at once (more: not governed, LOG)
 constexpr int kDailyRoles = 1024;  // roles with a daily budget counted at once
 constexpr int64_t kStaleWaiterUs = 100 * 1000;  // a waiter silent this long is gone
-constexpr int64_t kMaxHoldUs = 5 * 1000 * 1000; // the longest shared back-off
-constexpr int64_t kCeilingUs = 10 * 1000 * 1000; // how long a throttled level holds
 constexpr int kOrphans = 1024;     // abandoned requests still counted at once (all accounts)
 constexpr int64_t kOrphanMinUs = 1000 * 1000;    // an orphan counts at least this long
 constexpr int64_t kOrphanMaxUs = 60 * 1000 * 1000;  // ... and at most this long
@@ -46,16 +45,7 @@ struct GovAccount {
   int inflight;           // requests in flight, every backend
   uint64 tickets;         // last waiting ticket handed out
   int64_t next_token_us;  // token bucket: the earliest start of the next request
-  int64_t hold_until_us;  // the vendor throttled: nobody starts before this
-  int streak;             // throttling answers in a row (doubles the hold)
-  int cap;                // requests this account may have in flight now (at
-                          // most qxt.max_inflight applies on top)
-  int ceiling;            // what the vendor accepted at once when it last
-                          // throttled: the cap stays at or below it ...
-  int64_t ceiling_until_us;  // ... until this time, then probes one higher
-  bool event_alone;          // this hold's throttling hit a request sent alone
-  int cap_before, ceiling_before;  // as they were when this hold began
-  int64_t ceiling_until_before;
+  qxt::Throttle throttle;  // holds and the vendor's limit (core/throttle.hpp)
   int64_t last_used_us;
   int64_t latency_us[3];  // the vendor's time per endpoint (moving average of answers)
 };
@@ -119,7 +109,7 @@ void gov_shmem_startup(void) {
   LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
   g_gov = static_cast<GovShared*>(ShmemInitStruct("qxt_portability governor", gov_size(), &found));
   if (!found) {
-    std::memset(g_gov, 0, gov_size());
+    std::memset(static_cast<void*>(g_gov), 0, gov_size());  // (raw shared memory)
     SpinLockInit(&g_gov->mutex);
     g_gov->nbackends = MaxBackends + 1;
     for (int i = 0; i < g_gov->nbackends; ++i) g_gov->backends[i].account = -1;
@@ -206,7 +196,7 @@ int account_index(uint64 fp, int64_t now) {
   for (int i = 0; i < kAccounts; ++i) {
     GovAccount& a = g_gov->accounts[i];
     if (a.fp == fp) return i;
-    if (a.inflight == 0 && a.hold_until_us <= now && a.last_used_us < oldest) {
+    if (a.inflight == 0 && !a.throttle.holding(now) && a.last_used_us < oldest) {
       bool waited_on = false;
       for (int b = 0; b < g_gov->nbackends && !waited_on; ++b)
         waited_on = g_gov->backends[b].account == i &&
@@ -219,10 +209,8 @@ int account_index(uint64 fp, int64_t now) {
   }
   if (free_idx >= 0) {
     GovAccount& a = g_gov->accounts[free_idx];
-    std::memset(&a, 0, sizeof a);
+    a = GovAccount{};
     a.fp = fp;
-    a.cap = 1024;
-    a.ceiling = 1024;
   }
   return free_idx;
 }
@@ -505,8 +493,8 @@ class QxtGate final : public qxt::Gate {
       me->account = ai;
       me->polled_us = now;
     }
-    const int free_slots = std::min(p_.max_inflight, a.cap) - a.inflight;
-    if (free_slots > 0 && now >= a.hold_until_us &&
+    const int free_slots = std::min(p_.max_inflight, a.throttle.cap) - a.inflight;
+    if (free_slots > 0 && !a.throttle.holding(now) &&
         (p_.max_requests_per_s <= 0 || now >= a.next_token_us)) {
       int ahead = 0;
       if (me != nullptr) {
@@ -520,7 +508,6 @@ class QxtGate final : public qxt::Gate {
       // With a rate limit only one request starts per token.
       go = ahead < (p_.max_requests_per_s > 0 ? 1 : free_slots);
       if (go) {
-        r.ahead = a.inflight;
         ++a.inflight;
         if (me != nullptr) {
           ++me->held;
@@ -571,51 +558,12 @@ class QxtGate final : public qxt::Gate {
       --me->held;
       if (me->held == 0 && !me->waiting) me->account = -1;
     }
-    if (throttled) {
-      if (now >= a.hold_until_us) {
-        // One throttling event per hold: the answers of requests sent
-        // before it began say the same thing again, and do not lengthen
-        // the hold.
-        int64_t hold = std::min<int64_t>(200000LL << std::min(a.streak, 4), 3000000);
-        if (retry_after_s > 0)  // (clamped first: a vendor's absurd value cannot overflow)
-          hold = std::max<int64_t>(hold, std::min<int64_t>(retry_after_s, kMaxHoldUs / 1000000) * 1000000);
-        hold = std::min(hold, kMaxHoldUs);
-        a.hold_until_us = now + hold;
-        ++a.streak;
-        a.event_alone = false;
-        a.cap_before = a.cap;
-        a.ceiling_before = a.ceiling;
-        a.ceiling_until_before = a.ceiling_until_us;
-      }
-      // The vendor's limit: a request refused while `ahead` others were in
-      // flight says the limit is at most `ahead` (it was one too many), so
-      // after the hold no more than that start again (no stampede), and the
-      // cap stays there for a while before it probes one higher.  But a
-      // request refused while alone says "not now", not "too many": in such
-      // an event the vendor refuses everything for a while, and the cap
-      // stays where it was before it.
-      if (r.ahead == 0) {
-        if (!a.event_alone) {
-          a.event_alone = true;
-          a.cap = a.cap_before;
-          a.ceiling = a.ceiling_before;
-          a.ceiling_until_us = a.ceiling_until_before;
-        }
-      } else if (!a.event_alone) {
-        a.ceiling = std::min(a.ceiling, r.ahead);
-        a.ceiling_until_us = now + kCeilingUs;
-        a.cap = std::min(a.cap, a.ceiling);
-      }
-    } else if (ok) {
-      a.streak = 0;
-      if (a.cap < p_.max_inflight && (a.cap < a.ceiling || now >= a.ceiling_until_us)) {
-        ++a.cap;
-        if (a.cap > a.ceiling) {  // probing above the old limit
-          a.ceiling = a.cap;
-          a.ceiling_until_us = now + kCeilingUs;
-        }
-      }
-    }
+    // A throttling answer holds every backend of the account back and
+    // brings its cap down to the vendor's limit (core/throttle.hpp).
+    if (throttled)
+      a.throttle.refused(a.inflight, retry_after_s, now);
+    else if (ok)
+      a.throttle.succeeded(p_.max_inflight, now);
     SpinLockRelease(&g_gov->mutex);
   }
 
