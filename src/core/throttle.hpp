@@ -11,10 +11,15 @@
 //   most those (this one was one too many), so the cap comes down to the
 //   least such count in the hold, whatever order the requests reached the
 //   vendor in; after the hold no more than that start again (no stampede).
-//   The cap stays there for kCeilingUs, then probes one higher per success.
-// - A refusal that comes back with nothing left in flight says "not now",
-//   not "too many" (the vendor refuses everything for a while): the cap goes
-//   back to where it was when the hold began.
+//   A refusal that comes back with none left, but after another request of
+//   the account was answered while it was out, counts 1 (the vendor was
+//   serving that one: a limit of one).  The cap stays there for kCeilingUs,
+//   then probes one higher every kCeilingUs while answers succeed.
+// - A refusal that comes back with nothing left in flight and nothing
+//   answered while it was out says "not now", not "too many" (the vendor
+//   refuses everything for a while): unless a limit was already seen with
+//   an answer in this hold, the cap goes back to where it was when the hold
+//   began.
 #pragma once
 
 #include "core_only.hpp"
@@ -40,12 +45,15 @@ struct Throttle {
   bool hold_alone = false;
   int cap_before = kNoLimit, ceiling_before = kNoLimit;
   int64_t ceiling_until_before = 0;
+  bool hold_served = false;      // an answer was accepted during this hold
+  int64_t last_success_us = -1;  // when an answer was last accepted
 
   bool holding(int64_t now) const { return now < hold_until_us; }
 
-  // A throttling answer came back; `left`: the account's other requests
-  // still in flight (this one no longer counted).
-  void refused(int left, long retry_after_s, int64_t now) {
+  // A throttling answer came back for a request that left at
+  // `admitted_us`; `left`: the account's other requests still in flight
+  // (this one no longer counted).
+  void refused(int left, int64_t admitted_us, long retry_after_s, int64_t now) {
     if (now >= hold_until_us) {
       int64_t hold = std::min<int64_t>(200000LL << std::min(streak, 4), 3000000);
       if (retry_after_s > 0)  // (clamped before it is scaled: no overflow)
@@ -53,12 +61,16 @@ struct Throttle {
       hold_until_us = now + std::min(hold, kMaxHoldUs);
       ++streak;
       hold_alone = false;
+      hold_served = false;
       cap_before = cap;
       ceiling_before = ceiling;
       ceiling_until_before = ceiling_until_us;
     }
     if (hold_alone) return;
+    // Answered while it was out: the vendor was serving another one.
+    if (left <= 0 && last_success_us >= admitted_us) left = 1;
     if (left <= 0) {
+      if (hold_served) return;  // a limit seen with an answer stays
       hold_alone = true;
       cap = cap_before;
       ceiling = ceiling_before;
@@ -72,6 +84,8 @@ struct Throttle {
 
   // An answer the caller accepted.
   void succeeded(int max_inflight, int64_t now) {
+    last_success_us = now;
+    if (holding(now)) hold_served = true;
     streak = 0;
     if (cap >= max_inflight) return;
     if (cap < ceiling || now >= ceiling_until_us) {

@@ -561,7 +561,7 @@ class QxtGate final : public qxt::Gate {
     // A throttling answer holds every backend of the account back and
     // brings its cap down to the vendor's limit (core/throttle.hpp).
     if (throttled)
-      a.throttle.refused(a.inflight, retry_after_s, now);
+      a.throttle.refused(a.inflight, r.admitted_us, retry_after_s, now);
     else if (ok)
       a.throttle.succeeded(p_.max_inflight, now);
     SpinLockRelease(&g_gov->mutex);
