@@ -71,9 +71,7 @@ void untrusted_writers(Datum acl_datum, Oid owner, AclMode modes, StringInfo why
 // Why qxt_lookups cannot be trusted ("" when it can), and checks the
 // caller's right to read it first (42501 with a HINT, before any query).
 void check_table(Oid relid, StringInfo why) {
-  const AclMode read = ACL_SELECT;
-  if (pg_class_aclcheck(relid, GetUserId(), read) != ACLCHECK_OK &&
-      pg_attribute_aclcheck_all(relid, GetUserId(), read, ACLMASK_ALL) != ACLCHECK_OK) {
+  if (!qxt_may_read(relid)) {
     const char* role = GetUserNameFromId(GetUserId(), false);
     ereport(ERROR,
             (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

@@ -1204,8 +1204,7 @@ Datum qxt_refresh(PG_FUNCTION_ARGS) {
   // pays for every number that is not there and stores it.)
   if (r.dry_run) {
     const Oid relid = get_relname_relid("qxt_lookups", qxt_extension_namespace());
-    if (OidIsValid(relid) && pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK &&
-        pg_attribute_aclcheck_all(relid, GetUserId(), ACL_SELECT, ACLMASK_ALL) != ACLCHECK_OK) {
+    if (OidIsValid(relid) && !qxt_may_read(relid)) {
       const char* role = GetUserNameFromId(GetUserId(), false);
       ereport(ERROR,
               (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

@@ -38,6 +38,7 @@ extern "C" {
 #include "executor/spi.h"
 #include "nodes/nodeFuncs.h"
 #include "parser/analyze.h"
+#include "utils/acl.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -202,4 +203,9 @@ int64 qxt_spi_int8(int row, int col) {
   bool isnull;
   Datum d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull);
   return isnull ? 0 : DatumGetInt64(d);
+}
+
+bool qxt_may_read(Oid relid) {
+  return pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) == ACLCHECK_OK ||
+         pg_attribute_aclcheck_all(relid, GetUserId(), ACL_SELECT, ACLMASK_ALL) == ACLCHECK_OK;
 }

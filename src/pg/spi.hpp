@@ -32,5 +32,8 @@ int qxt_spi_execute(const char* sql, bool read_only, long tcount, int nargs = 0,
 int qxt_spi_execute_as(Oid owner, bool restricted, const char* sql, bool read_only,
                        long tcount = 0, int nargs = 0, Oid* types = nullptr,
                        Datum* values = nullptr, const char* nulls = nullptr);
+// Whether the current user may read table `relid` (SELECT on the table or
+// on every column of it).
+bool qxt_may_read(Oid relid);
 // Column `col` (from 1) of row `row` of the last result as int8; 0 when NULL.
 int64 qxt_spi_int8(int row, int col);
