@@ -179,15 +179,6 @@ bool keep_orphan(int ai, int64_t until, int64_t now) {
   return false;
 }
 
-int endpoint_index(qxt::Endpoint ep) {
-  switch (ep) {
-    case qxt::Endpoint::Carrier: return 0;
-    case qxt::Endpoint::CarrierBatch: return 1;
-    case qxt::Endpoint::Balance: return 2;
-  }
-  return 0;
-}
-
 // Under the mutex: the account of `fp`, taking a free (or idle) entry for a
 // new one; -1 when every entry is busy with another key.
 int account_index(uint64 fp, int64_t now) {
@@ -540,7 +531,7 @@ class QxtGate final : public qxt::Gate {
     if (g_gov == nullptr || r.slot < 0 || r.slot >= kAccounts) return;
     GovBackend* me = my_slot();
     const int64_t now = now_us();
-    const int ep = endpoint_index(r.endpoint);
+    const int ep = static_cast<int>(stat_endpoint(r.endpoint));
     SpinLockAcquire(&g_gov->mutex);
     GovAccount& a = g_gov->accounts[r.slot];
     bool kept = false;
