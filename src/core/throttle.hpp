@@ -17,9 +17,10 @@
 //   then probes one higher every kCeilingUs while answers succeed.
 // - A refusal that comes back with nothing left in flight and nothing
 //   answered while it was out says "not now", not "too many" (the vendor
-//   refuses everything for a while): unless a limit was already seen with
-//   an answer in this hold, the cap goes back to where it was when the hold
-//   began.
+//   refuses everything for a while): the cap goes back to where it was when
+//   the hold began.  (Nothing starts during a hold, so every refusal in it
+//   left before the hold began: an answer accepted during the hold was
+//   accepted while each of them was out, and counts as above.)
 #pragma once
 
 #include "core_only.hpp"
@@ -45,7 +46,6 @@ struct Throttle {
   bool hold_alone = false;
   int cap_before = kNoLimit, ceiling_before = kNoLimit;
   int64_t ceiling_until_before = 0;
-  bool hold_served = false;      // an answer was accepted during this hold
   int64_t last_success_us = -1;  // when an answer was last accepted
 
   bool holding(int64_t now) const { return now < hold_until_us; }
@@ -61,7 +61,6 @@ struct Throttle {
       hold_until_us = now + std::min(hold, kMaxHoldUs);
       ++streak;
       hold_alone = false;
-      hold_served = false;
       cap_before = cap;
       ceiling_before = ceiling;
       ceiling_until_before = ceiling_until_us;
@@ -70,7 +69,6 @@ struct Throttle {
     // Answered while it was out: the vendor was serving another one.
     if (left <= 0 && last_success_us >= admitted_us) left = 1;
     if (left <= 0) {
-      if (hold_served) return;  // a limit seen with an answer stays
       hold_alone = true;
       cap = cap_before;
       ceiling = ceiling_before;
@@ -85,7 +83,6 @@ struct Throttle {
   // An answer the caller accepted.
   void succeeded(int max_inflight, int64_t now) {
     last_success_us = now;
-    if (holding(now)) hold_served = true;
     streak = 0;
     if (cap >= max_inflight) return;
     if (cap < ceiling || now >= ceiling_until_us) {
