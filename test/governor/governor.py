@@ -432,6 +432,19 @@ check("stats: pg_read_all_stats reads them, a plain role gets 42501",
 # vendor until it answers: a slot given back at once lets the vendor see
 # more than qxt.max_inflight.  One session times its statements out again
 # and again (any role can SET statement_timeout).
+def vendor_seen(key, stmts, settle_s):
+    """Runs stmts in one session of the preloaded cluster with `key`, going
+    on past errors (no ON_ERROR_STOP), then, after settle_s, the vendor's
+    counters of `key`."""
+    env_c = dict(os.environ, PGDATABASE="postgres", **PRE)
+    args_c = ["psql", "-X", "-q", "-At"]
+    for s_c in ["SET qxt.base_url = '%s'" % EMU, "SET qxt.apikey = '%s'" % key] + stmts:
+        args_c += ["-c", s_c]
+    subprocess.run(args_c, env=env_c, capture_output=True, text=True, timeout=120)
+    time.sleep(settle_s)
+    return stats(key)
+
+
 KEY_A = "govabandon0000000000000000000001"
 account(KEY_A)
 latency(batch_ms=BATCH_MS)
@@ -440,13 +453,7 @@ stmts = ["SET qxt.batch_concurrency = 16", "SET qxt.batch_size = 1",
          "SET statement_timeout = '%dms'" % max(20, BATCH_MS // 4)]
 for i in range(20):
     stmts.append("SELECT count(res) FROM qxt_carrier_batch(%s)" % numbers(13960000000 + i * 1000, 16))
-env_a = dict(os.environ, PGDATABASE="postgres", **PRE)
-args_a = ["psql", "-X", "-q", "-At"]  # no ON_ERROR_STOP: every statement fails with 57014
-for s_a in ["SET qxt.base_url = '%s'" % EMU, "SET qxt.apikey = '%s'" % KEY_A] + stmts:
-    args_a += ["-c", s_a]
-subprocess.run(args_a, env=env_a, capture_output=True, text=True, timeout=120)
-time.sleep(2 * BATCH_MS / 1000.0)
-st = stats(KEY_A)
+st = vendor_seen(KEY_A, stmts, 2 * BATCH_MS / 1000.0)  # every statement fails with 57014
 server_set(PRE, max_inflight=None)
 check("abandoned: statements timed out in a row never put more than qxt.max_inflight = 4 "
       "in flight at the vendor", st["max_in_flight"] <= 4,
@@ -458,16 +465,6 @@ check("abandoned: statements timed out in a row never put more than qxt.max_infl
 # a transfer that times out after reaching the vendor leaves the vendor
 # working on it, so its slot must stay counted; and how long an orphan
 # stays counted must not follow the session's own qxt.timeout_ms.
-def vendor_seen(key, stmts):
-    env_c = dict(os.environ, PGDATABASE="postgres", **PRE)
-    args_c = ["psql", "-X", "-q", "-At"]
-    for s_c in ["SET qxt.base_url = '%s'" % EMU, "SET qxt.apikey = '%s'" % key] + stmts:
-        args_c += ["-c", s_c]
-    subprocess.run(args_c, env=env_c, capture_output=True, text=True, timeout=120)
-    time.sleep(1.5)
-    return stats(key)
-
-
 KEY_T = "govtimeout0000000000000000000001"
 account(KEY_T)
 latency(batch_ms=600)
@@ -475,13 +472,13 @@ server_set(PRE, max_inflight=4)
 st_t = vendor_seen(KEY_T, ["SET qxt.batch_concurrency = 16", "SET qxt.batch_size = 1",
                            "SET qxt.max_retries = 10", "SET qxt.timeout_ms = 100",
                            ] + ["SELECT count(res) FROM qxt_carrier_batch(%s)" % numbers(13961000000 + i * 100, 16)
-                                for i in range(6)])
+                                for i in range(6)], 1.5)
 KEY_U = "govtimeout0000000000000000000002"
 account(KEY_U)
 st_u = vendor_seen(KEY_U, ["SET qxt.batch_concurrency = 16", "SET qxt.batch_size = 1",
                            "SET qxt.timeout_ms = 100", "SET statement_timeout = '50ms'"]
                    + ["SELECT count(res) FROM qxt_carrier_batch(%s)" % numbers(13962000000 + i * 100, 16)
-                      for i in range(10)])
+                      for i in range(10)], 1.5)
 server_set(PRE, max_inflight=None)
 latency(batch_ms=BATCH_MS)
 check("abandoned: requests timed out by qxt.timeout_ms = 100 (vendor 600 ms) never put more "
@@ -499,11 +496,9 @@ time.sleep(1.5)
 account(KEY_U)
 latency(batch_ms=300)
 server_set(PRE, max_inflight=4)
-t0 = time.time()
 rc_l, out_l, err_l = psql(PRE, "SET qxt.batch_concurrency = 16", "SET qxt.batch_size = 1",
                           "SELECT count(res) FROM qxt_carrier_batch(%s)" % numbers(13963000000, 16),
                           key=KEY_U)
-el = time.time() - t0
 st_l = stats(KEY_U)
 server_set(PRE, max_inflight=None)
 latency(batch_ms=BATCH_MS)
